@@ -1,0 +1,17 @@
+/**
+ * The kernel registry: every pure function that may run in a worker, by name. Workers dispatch on these names, and
+ * `ctx.cpu.run(name, input)` is typed from this table. Kernels take plain data (typed arrays, numbers, a seed) and
+ * return plain data; they never touch rxjs, tfjs or the file system.
+ */
+import { identity } from "./identity.ts";
+import { normalize } from "./normalize.ts";
+
+export const kernels = {
+  identity,
+  normalize,
+};
+
+export type Kernels = typeof kernels;
+export type KernelName = keyof Kernels;
+export type KernelInput<K extends KernelName> = Parameters<Kernels[K]>[0];
+export type KernelOutput<K extends KernelName> = ReturnType<Kernels[K]>;

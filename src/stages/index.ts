@@ -1,0 +1,20 @@
+/**
+ * Every built-in stage, and the registry the spec compiler, `clipflow schema` and the CLI use. Adding a stage = one
+ * file in this folder exporting a `defineStage(...)` factory, plus one line here.
+ */
+import { compileSpec, createRegistry, parseSpec, specJsonSchema, type PipelineSpec } from "../core/spec.ts";
+import type { AnyStageFactory } from "../core/stage.ts";
+import { batch } from "./batch.ts";
+import { listSource } from "./listSource.ts";
+import { normalize } from "./normalize.ts";
+import { shuffle } from "./shuffle.ts";
+
+export { batch, listSource, normalize, shuffle };
+
+export const builtinStages: AnyStageFactory[] = [listSource, shuffle, batch, normalize] as unknown as AnyStageFactory[];
+
+export const registry = createRegistry(builtinStages);
+
+export const parsePipelineSpec = (raw: unknown): PipelineSpec => parseSpec(registry, raw);
+export const compilePipelineSpec = (raw: unknown) => compileSpec(registry, raw);
+export const pipelineJsonSchema = () => specJsonSchema(registry);
