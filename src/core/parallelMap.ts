@@ -89,22 +89,16 @@ export function parallelMap<A, B>(
         }
         if (isObservable(result)) {
           let settled = false;
-          const subscription = result.subscribe({
-            next: (values) => {
-              if (settled) return;
-              settled = true;
-              inner.delete(subscription);
-              finish(index, startedAt, values);
-            },
-            error: fail,
-            complete: () => {
-              if (!settled) {
-                settled = true;
-                finish(index, startedAt, []);
-              }
-            },
-          });
-          if (!settled) inner.add(subscription);
+          let subscription: Subscription | undefined;
+          const settle = (values: B[]) => {
+            if (settled) return;
+            settled = true;
+            if (subscription) inner.delete(subscription);
+            finish(index, startedAt, values);
+          };
+          subscription = result.subscribe({ next: settle, error: fail, complete: () => settle([]) });
+          if (settled) subscription.unsubscribe();
+          else inner.add(subscription);
         } else if (isPromiseLike<B[]>(result)) {
           result.then((values) => finish(index, startedAt, values), fail);
         } else {

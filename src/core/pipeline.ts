@@ -6,7 +6,8 @@
 import { defer, from, identity, map, type Observable, type OperatorFunction } from "rxjs";
 import { DeadLetterSink } from "./deadLetter.ts";
 import { RunMetrics } from "./metrics.ts";
-import type { Stage, StageContext, StageSpecRecord } from "./stage.ts";
+import { ClipflowError } from "./errors.ts";
+import type { InPort, OutPort, Stage, StageContext, StageSpecRecord } from "./stage.ts";
 import { stageOperator, valueCarrier, type Carrier } from "./stageOperator.ts";
 
 /** Anything with typed ends: a stage or a pipeline. */
@@ -56,7 +57,31 @@ export function chain<A, B, C, D, E, F, G, H, J, K, L>(
 ): Pipeline<A, L>;
 export function chain(...parts: Part<unknown, unknown>[]): Pipeline<unknown, unknown> {
   const stages = (parts as AnyPart[]).flatMap((part) => ("stages" in part ? part.stages : [part]));
+  checkStagePorts(stages);
   return pipelineOf(stages);
+}
+
+/**
+ * Checks that each stage takes what its predecessor emits (a pass-through stage keeps its predecessor's port) and
+ * that only the first stage is a source. The compile-time check of `chain`, again at run time for specs and JS callers.
+ */
+export function checkStagePorts(stages: readonly { name: string; in: InPort; out: OutPort }[]): void {
+  let previous: { port: string; index: number; name: string } | undefined;
+  stages.forEach((stage, index) => {
+    if (stage.in === "none" && index > 0) {
+      throw new ClipflowError("SpecError", `stages[${index}] (${stage.name}) is a source: only stages[0] can be a source`, {
+        field: `stages[${index}]`,
+      });
+    }
+    if (previous !== undefined && stage.in !== "any" && stage.in !== previous.port) {
+      throw new ClipflowError(
+        "SpecError",
+        `stages[${index}] (${stage.name}) takes ${stage.in} but stages[${previous.index}] (${previous.name}) emits ${previous.port}`,
+        { field: `stages[${index}]` },
+      );
+    }
+    previous = { port: stage.out === "same" ? (previous?.port ?? "any") : stage.out, index, name: stage.name };
+  });
 }
 
 /** A pipeline over an already checked list of stages (the spec compiler's path). */

@@ -139,7 +139,7 @@ export async function runPipeline<O>(
   }
   checkHolds(stages, maxInFlight);
   const signal = options.signal ?? new AbortController().signal;
-  signal.throwIfAborted();
+  if (signal.aborted) throw new ClipflowError("Cancelled", "the run was cancelled before it started", { cause: signal.reason });
   const metrics = options.metrics ?? new RunMetrics(sourceImpl.size);
   const deadLetters = options.deadLetters ?? new DeadLetterSink();
   const ctx: StageContext = {

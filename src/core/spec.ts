@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import { ClipflowError } from "./errors.ts";
-import { pipelineOf, type Pipeline } from "./pipeline.ts";
-import { formatPath, formatZodIssues, type AnyStageFactory, type InPort, type StageSpecRecord } from "./stage.ts";
+import { checkStagePorts, pipelineOf, type Pipeline } from "./pipeline.ts";
+import { formatPath, formatZodIssues, type AnyStageFactory, type StageSpecRecord } from "./stage.ts";
 
 export interface PipelineSpec {
   $schema?: string | undefined;
@@ -71,27 +71,12 @@ export function parseSpec(registry: StageRegistry, raw: unknown): PipelineSpec {
 }
 
 function checkPorts(registry: StageRegistry, stages: StageSpecRecord[]): void {
-  let previous: { port: string; index: number; name: string } | undefined;
-  stages.forEach((record, index) => {
-    const definition = (registry.factories.get(record.stage) as AnyStageFactory).definition;
-    const takes: InPort = definition.in;
-    if (takes === "none" && index > 0) {
-      throw new ClipflowError(
-        "SpecError",
-        `stages[${index}] (${record.stage}) is a source: only stages[0] can be a source`,
-        { field: `stages[${index}]` },
-      );
-    }
-    if (previous !== undefined && takes !== "any" && takes !== previous.port) {
-      throw new ClipflowError(
-        "SpecError",
-        `stages[${index}] (${record.stage}) takes ${takes} but stages[${previous.index}] (${previous.name}) emits ${previous.port}`,
-        { field: `stages[${index}]` },
-      );
-    }
-    const port = definition.out === "same" ? (previous?.port ?? "any") : definition.out;
-    previous = { port, index, name: record.stage };
-  });
+  checkStagePorts(
+    stages.map((record) => {
+      const definition = (registry.factories.get(record.stage) as AnyStageFactory).definition;
+      return { name: record.stage, in: definition.in, out: definition.out };
+    }),
+  );
 }
 
 /** Parses a spec and builds its stages. */

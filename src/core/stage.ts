@@ -116,6 +116,8 @@ export interface StageDefinition<
   /** Defaults for the run options (e.g. decode: concurrency = pool threads, onError skip). */
   defaults?: Partial<Omit<ResolvedRunOptions, "id">>;
   usesCpu?: boolean;
+  /** A small valid config, used by docs and by the inline-vs-worker matrix test. */
+  example?: z.input<S>;
   create(config: z.output<S>): StageImpl<InType<IP>, OutType<OP>>;
 }
 

@@ -11,6 +11,7 @@ export const normalize = defineStage({
   in: "sample",
   out: "sample",
   usesCpu: true,
+  example: { views: ["rgb"], mean: [0.43216, 0.394666, 0.37645], std: [0.22803, 0.22145, 0.216989] },
   config: z.object({
     /** Views to normalise (default: all). */
     views: z.array(z.string()).optional(),

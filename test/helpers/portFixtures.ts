@@ -1,0 +1,20 @@
+/**
+ * Inputs for each port, for tests that run every registered stage (e.g. the inline-vs-worker matrix). A port whose
+ * inputs need files (video) gets them from `prepare`, which may create fixtures in a temporary folder.
+ */
+import type { PortName, PortTypes } from "../../src/core/types.ts";
+import { stackSamples } from "../../src/stages/batch.ts";
+import { randomSample } from "./context.ts";
+
+export interface PortFixture<P extends PortName> {
+  prepare(): Promise<PortTypes[P][]>;
+}
+
+export const portFixtures: { [P in PortName]?: PortFixture<P> } = {
+  sample: {
+    prepare: async () => Array.from({ length: 6 }, (_, i) => randomSample(`s${i}`, [4, 12, 16, 3], ["rgb", "flow"])),
+  },
+  batch: {
+    prepare: async () => [0, 1].map((b) => stackSamples([0, 1, 2].map((i) => randomSample(`b${b}s${i}`, [4, 12, 16, 3])))),
+  },
+};
