@@ -9,7 +9,7 @@ import { DeadLetterSink } from "./deadLetter.ts";
 import { ClipflowError, toClipflowError } from "./errors.ts";
 import { StageMetrics } from "./metrics.ts";
 import { isPromiseLike, parallelMap, type Eventually } from "./parallelMap.ts";
-import { rngFor } from "./rng.ts";
+import { rngFor, type Rng } from "./rng.ts";
 import type { SampleContext, Stage, StageContext } from "./stage.ts";
 
 /** How outputs of a stage inherit from its inputs. */
@@ -136,11 +136,17 @@ export function stageOperator<E>(stage: Stage<unknown, unknown>, ctx: OperatorCo
       const retries = typeof policy === "object" ? policy.retry : 0;
       const finalPolicy = typeof policy === "object" ? policy.then : policy;
       const timeoutMs = stage.run.timeoutMs;
+      // one combined signal per subscription (run abort + this stream's teardown), not one per sample
+      let combined: { stream: AbortSignal; signal: AbortSignal } | undefined;
+      const signalFor = (stream: AbortSignal): AbortSignal => {
+        if (combined?.stream !== stream) combined = { stream, signal: AbortSignal.any([ctx.signal, stream]) };
+        return combined.signal;
+      };
       return parallelMap<E, E>(
         (item, _index, streamSignal) => {
           const { key, uri } = carrier.origin(item);
           const value = carrier.value(item);
-          const signal = streamSignal === ctx.signal ? ctx.signal : AbortSignal.any([ctx.signal, streamSignal]);
+          const signal = signalFor(streamSignal);
           const handle = (error: unknown, attempt: number): Eventually<E[]> => {
             const typed = toClipflowError(error, { stage: id, key, uri });
             if (typed.tag === "Cancelled" || signal.aborted) throw typed;
@@ -203,7 +209,9 @@ function settle<T>(value: Eventually<T[]>): T[] | PromiseLike<T[]> {
   return value instanceof Observable ? firstValueFrom(value, { defaultValue: [] }) : value;
 }
 
+/** The per-sample context; its rng is made on first use (most stages draw nothing). */
 function sampleContext(ctx: OperatorContext, signal: AbortSignal, key: string, attempt: number): SampleContext {
+  let rng: Rng | undefined;
   return {
     seed: ctx.seed,
     epoch: ctx.epoch,
@@ -212,7 +220,10 @@ function sampleContext(ctx: OperatorContext, signal: AbortSignal, key: string, a
     signal,
     stage: ctx.id,
     key,
-    rng: rngFor(ctx.seed, ctx.epoch, ctx.id, key),
+    get rng() {
+      rng ??= rngFor(ctx.seed, ctx.epoch, ctx.id, key);
+      return rng;
+    },
     attempt,
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * Small helpers shared by the subcommands: argument parsing with clear errors (node:util parseArgs), and help text.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ClipflowError } from "../core/errors.ts";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+/** Parses argv for a subcommand; unknown flags and missing values become a ConfigError naming the flag. */
+export function parseCommandArgs(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+    return { values: values as Parsed["values"], positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ClipflowError("ConfigError", `clipflow ${command}: ${message.replace(/\. To specify .*$/s, "")}`);
+  }
+}
+
+/** Reads an integer flag, naming the flag when it is not one. */
+export function intFlag(values: Parsed["values"], name: string, fallback: number, min = 0): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== "string" || !Number.isInteger(value) || value < min) {
+    throw new ClipflowError("ConfigError", `--${name} must be an integer >= ${min}, got "${String(raw)}"`, { field: `--${name}` });
+  }
+  return value;
+}
+
+export function stringFlag(values: Parsed["values"], name: string): string | undefined {
+  const raw = values[name];
+  return typeof raw === "string" ? raw : undefined;
+}
+
+export function requireFlag(values: Parsed["values"], name: string, command: string): string {
+  const value = stringFlag(values, name);
+  if (value === undefined || value === "") {
+    throw new ClipflowError("ConfigError", `clipflow ${command}: --${name} is required`, { field: `--${name}` });
+  }
+  return value;
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
+const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
+
+test("--help lists every command of the CLI contract and exits 0; no command exits 2 with usage", () => {
+  const help = clipflow("--help");
+  assert.equal(help.status, 0);
+  for (const name of ["synth", "probe", "flow", "pretrain", "extract", "eval", "shard", "schema", "demo"]) {
+    assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
+  }
+  const none = clipflow();
+  assert.equal(none.status, 2);
+  assert.match(none.stdout, /^Usage: clipflow <command>/m);
+});
+
+test("an unknown command or flag fails with a message naming it", () => {
+  const unknown = clipflow("pretrian");
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "pretrian"/);
+  const flag = clipflow("schema", "--outt", "x");
+  assert.equal(flag.status, 1);
+  assert.match(flag.stderr, /^ConfigError: clipflow schema: Unknown option '--outt'/);
+});
+
+test("schema prints the JSON Schema (stdout or --out), with --help of its own", () => {
+  const printed = clipflow("schema");
+  assert.equal(printed.status, 0);
+  const schema = JSON.parse(printed.stdout) as { properties: Record<string, unknown> };
+  assert.ok("stages" in schema.properties && "maxInFlight" in schema.properties);
+  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-"));
+  assert.equal(clipflow("schema", "--out", join(dir, "s.json")).status, 0);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, "s.json"), "utf8")), schema);
+  const help = clipflow("schema", "--help");
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^clipflow schema \[--out FILE\]/);
+});
