@@ -67,21 +67,17 @@ interface Envelope {
 class Permits {
   inUse = 0;
   maxSeen = 0;
-  private waiters: (() => void)[] = [];
+  private waiters: ((granted: boolean) => void)[] = [];
 
   constructor(readonly max: number) {}
 
-  acquire(): Promise<void> | undefined {
+  /** Takes a permit now (undefined) or waits for one; a waiter woken by `drain` gets no permit (false). */
+  acquire(): Promise<boolean> | undefined {
     if (this.inUse < this.max) {
       this.take();
       return undefined;
     }
-    return new Promise<void>((resolve) =>
-      this.waiters.push(() => {
-        this.take();
-        resolve();
-      }),
-    );
+    return new Promise<boolean>((resolve) => this.waiters.push(resolve));
   }
 
   private take(): void {
@@ -92,17 +88,17 @@ class Permits {
   release(): void {
     this.inUse--;
     const next = this.waiters.shift();
-    if (next) next();
+    if (next) {
+      this.take();
+      next(true);
+    }
   }
 
   /** Wakes every waiter without a permit (shutdown). */
   drain(): void {
     const waiters = this.waiters;
     this.waiters = [];
-    for (const waiter of waiters) {
-      this.inUse++;
-      waiter();
-    }
+    for (const waiter of waiters) waiter(false);
   }
 }
 
@@ -188,8 +184,11 @@ export async function runPipeline<O>(
       let index = 0;
       while (!closed) {
         const waiting = permits.acquire();
-        if (waiting) await waiting;
-        if (closed) break;
+        if (waiting !== undefined && !(await waiting)) break;
+        if (closed) {
+          permits.release();
+          break;
+        }
         const next = await iterator.next();
         if (closed || next.done === true) {
           permits.release();
