@@ -310,3 +310,18 @@ export function interruptSignal(log: (line: string) => void = (line) => process.
     },
   };
 }
+
+/** The end-of-run summary line: what was read and produced, what failed, and where it went. */
+export function formatSummary(summary: RunSummary): string {
+  const seconds = (summary.elapsedMs / 1000).toFixed(1);
+  const rate = summary.elapsedMs > 0 ? ((summary.pulled * 1000) / summary.elapsedMs).toFixed(1) : "0";
+  const stages = (summary.metrics.stages ?? []) as { stage: string; skipped: number; dropped: number; retries: number }[];
+  const dropped = stages.filter((stage) => stage.dropped > 0).map((stage) => `${stage.stage} ${stage.dropped}`);
+  const retries = stages.reduce((sum, stage) => sum + stage.retries, 0);
+  return [
+    `${summary.status}: ${summary.pulled} read, ${summary.emitted} out in ${seconds}s (${rate}/s)`,
+    `dead letters: ${summary.deadLetters === 0 ? "none" : `${summary.deadLetters} (${summary.deadLetterSummary})`}`,
+    ...(retries > 0 ? [`retries: ${retries}`] : []),
+    ...(dropped.length > 0 ? [`dropped by design: ${dropped.join(", ")}`] : []),
+  ].join(" · ");
+}

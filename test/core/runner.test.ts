@@ -9,7 +9,7 @@ import { createCpuPool } from "../../src/core/cpuPool.ts";
 import { DeadLetterSink } from "../../src/core/deadLetter.ts";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { chain } from "../../src/core/pipeline.ts";
-import { runPipeline } from "../../src/core/runner.ts";
+import { formatSummary, runPipeline } from "../../src/core/runner.ts";
 import { defineStage } from "../../src/core/stage.ts";
 import type { Batch, Sample, VideoRef } from "../../src/core/types.ts";
 import { batch, listSource, normalize, shuffle } from "../../src/stages/index.ts";
@@ -174,6 +174,7 @@ test("error policy skip: the run goes on, the dead letter names the file, counts
   );
   const stageMetrics = (summary.metrics.stages as { stage: string; skipped: number; errors: number }[]).find((s) => s.stage === "flaky");
   assert.equal(stageMetrics?.skipped, 2);
+  assert.match(formatSummary(summary), /^completed: 6 read, 4 out in [\d.]+s \([\d.]+\/s\) · dead letters: 2 \(flaky:CorruptFile ×2\)$/);
 });
 
 test("error policy retry(n): exactly n retries, then the fallback; a sample that heals on retry goes through", async () => {
@@ -355,5 +356,6 @@ test("a dropped partial batch is counted, and its permits come back", async () =
   assert.equal(summary.emitted, 2);
   const batchMetrics = (summary.metrics.stages as { stage: string; dropped: number }[]).find((s) => s.stage === "batch");
   assert.equal(batchMetrics?.dropped, 1);
+  assert.match(formatSummary(summary), / · dead letters: none · dropped by design: batch 1$/);
   assert.equal(summary.metrics.in_flight, 0);
 });
