@@ -13,6 +13,7 @@ import { formatSummary, runPipeline } from "../../src/core/runner.ts";
 import { defineStage } from "../../src/core/stage.ts";
 import type { Batch, Sample, VideoRef } from "../../src/core/types.ts";
 import { batch, listSource, normalize, shuffle } from "../../src/stages/index.ts";
+import { sourceOf } from "../helpers/context.ts";
 
 const videos = (n: number): VideoRef[] => Array.from({ length: n }, (_, i) => ({ id: `v${i}`, uri: `/data/v${i}.mp4`, label: i % 4 }));
 
@@ -47,31 +48,25 @@ test("backpressure: 100,000 × 1 MB source, 5 ms sink, stopped after 2,000: boun
   let consumed = 0;
   let maxLive = 0;
   let worstLead = 0;
-  const source = defineStage({
-    name: "bigSource",
-    in: "none",
-    out: "sample",
-    config: z.object({}),
-    create: () => ({
-      kind: "source",
-      size: 100_000,
-      *items() {
-        for (let i = 0; i < 100_000; i++) {
-          created++;
-          maxLive = Math.max(maxLive, created - consumed);
-          const data = new Uint8Array(1 << 20);
-          data[0] = i & 255;
-          yield {
-            key: `s${i}`,
-            videoId: `s${i}`,
-            views: { rgb: { data, shape: [1, 1024, 1024, 1], layout: "THWC", videoId: `s${i}`, indices: [0] } },
-            targets: {},
-            meta: {},
-          } satisfies Sample;
-        }
-      },
-    }),
-  });
+  const source = sourceOf(
+    "sample",
+    function* () {
+      for (let i = 0; i < 100_000; i++) {
+        created++;
+        maxLive = Math.max(maxLive, created - consumed);
+        const data = new Uint8Array(1 << 20);
+        data[0] = i & 255;
+        yield {
+          key: `s${i}`,
+          videoId: `s${i}`,
+          views: { rgb: { data, shape: [1, 1024, 1024, 1], layout: "THWC", videoId: `s${i}`, indices: [0] } },
+          targets: {},
+          meta: {},
+        } satisfies Sample;
+      }
+    },
+    100_000,
+  );
   const passThrough = defineStage({
     name: "touch",
     in: "sample",
@@ -83,7 +78,7 @@ test("backpressure: 100,000 × 1 MB source, 5 ms sink, stopped after 2,000: boun
   const rssBefore = process.memoryUsage().rss;
   let rssPeak = rssBefore;
   const summary = await runPipeline(
-    chain(source(), passThrough({}, { concurrency: 4 }), shuffle<Sample>({ buffer: 4 })),
+    chain(source, passThrough({}, { concurrency: 4 }), shuffle<Sample>({ buffer: 4 })),
     async (_sample, info) => {
       await sleep(5);
       consumed++;
@@ -275,21 +270,13 @@ test("determinism: same seed, same outputs with 0, 1 or 2 workers and random tas
 test("cancellation: an abort signal stops the source and running work; the run reports cancelled", async () => {
   const controller = new AbortController();
   let pulled = 0;
-  const endless = defineStage({
-    name: "endless",
-    in: "none",
-    out: "video",
-    config: z.object({}),
-    create: () => ({
-      kind: "source",
-      *items() {
-        for (let i = 0; ; i++) {
-          pulled++;
-          yield { id: `v${i}`, uri: `/v${i}` };
-        }
-      },
-    }),
-  });
+  const endless = () =>
+    sourceOf("video", function* () {
+      for (let i = 0; ; i++) {
+        pulled++;
+        yield { id: `v${i}`, uri: `/v${i}` };
+      }
+    });
   const cpu = createCpuPool(2);
   let abortedTasks = 0;
   const slowStage = defineStage({

@@ -1,4 +1,7 @@
+import { z } from "zod";
 import { inlinePool, type CpuPool } from "../../src/core/cpuPool.ts";
+import { defineStage, type Stage } from "../../src/core/stage.ts";
+import type { PortName, PortTypes } from "../../src/core/types.ts";
 import type { StageContext } from "../../src/core/stage.ts";
 import type { Frames, Sample } from "../../src/core/types.ts";
 import { rngFromString } from "../../src/core/rng.ts";
@@ -28,3 +31,15 @@ export function randomSample(key: string, shape: Frames["shape"] = [4, 8, 8, 3],
 }
 
 export type { CpuPool };
+
+/** A one-off source stage over a generator (tests that need a particular source). */
+export function sourceOf<P extends PortName>(out: P, items: () => Iterable<PortTypes[P]>, size?: number): Stage<never, PortTypes[P]> {
+  const factory = defineStage({
+    name: "testSource",
+    in: "none",
+    out: out as PortName,
+    config: z.object({}),
+    create: () => ({ kind: "source", ...(size === undefined ? {} : { size }), items: items as () => Iterable<never> }),
+  });
+  return factory() as unknown as Stage<never, PortTypes[P]>;
+}

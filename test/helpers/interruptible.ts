@@ -1,24 +1,14 @@
 // Runs an endless pipeline on a 2-thread pool until SIGINT, then prints the run's status as JSON and exits.
-import { z } from "zod";
 import { createCpuPool } from "../../src/core/cpuPool.ts";
 import { chain } from "../../src/core/pipeline.ts";
 import { interruptSignal, runPipeline } from "../../src/core/runner.ts";
-import { defineStage } from "../../src/core/stage.ts";
 import { normalize } from "../../src/stages/normalize.ts";
-import { randomSample } from "./context.ts";
+import { randomSample, sourceOf } from "./context.ts";
 
-const endless = defineStage({
-  name: "endless",
-  in: "none",
-  out: "sample",
-  config: z.object({}),
-  create: () => ({
-    kind: "source",
-    *items() {
-      for (let i = 0; ; i++) yield randomSample(`s${i}`, [8, 32, 32, 3]);
-    },
-  }),
-});
+const endless = () =>
+  sourceOf("sample", function* () {
+    for (let i = 0; ; i++) yield randomSample(`s${i}`, [8, 32, 32, 3]);
+  });
 
 const { signal, dispose } = interruptSignal(() => {});
 const cpu = createCpuPool(2);
