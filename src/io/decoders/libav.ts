@@ -1,0 +1,217 @@
+/**
+ * In-process decoding with libav (node-av's synchronous low-level API, meant to run inside a worker thread: one
+ * decoder thread per worker). Opens the file once, seeks to the keyframe before the first wanted frame, decodes only
+ * up to the last one, and converts/scales wanted frames to RGB24 (or gray) with swscale (bilinear). Each frame's index
+ * is derived from its pts (constant frame rate) and checked against the request: a frame whose pts does not land on a
+ * frame index, or a wanted frame that never appears, is a typed error, never a silently wrong frame. Variable frame
+ * rate streams are decoded from the start and indexed by decode order. Every native handle is closed before return.
+ */
+import {
+  AVERROR_EOF,
+  AVMEDIA_TYPE_VIDEO,
+  AVSEEK_FLAG_BACKWARD,
+  AV_PIX_FMT_GRAY8,
+  AV_PIX_FMT_RGB24,
+  SWS_BILINEAR,
+} from "node-av/constants";
+import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from "node-av/lib";
+import { ClipflowError, type ErrorTag } from "../../core/errors.ts";
+import { checkLimits, cropWindow, resizedSize, wantedIndices, type DecodedFrames, type DecodeRequest, type VideoInfo } from "./types.ts";
+
+function openError(ret: number, uri: string): ClipflowError {
+  const message = FFmpegError.strerror(ret);
+  const tag: ErrorTag = /No such file/i.test(message) ? "MissingFile" : /Is a directory|Permission denied/i.test(message) ? "DecodeError" : "CorruptFile";
+  return new ClipflowError(tag, `cannot open: ${message}`, { uri });
+}
+
+interface Opened {
+  format: FormatContext;
+  decoder: CodecContext;
+  streamIndex: number;
+  info: VideoInfo;
+  timeBase: number;
+  startPts: bigint;
+  constantRate: boolean;
+  close(): void;
+}
+
+function openVideo(uri: string): Opened {
+  const format = new FormatContext();
+  let decoder: CodecContext | undefined;
+  const close = () => {
+    decoder?.freeContext();
+    format.closeInputSync();
+  };
+  try {
+    let ret = format.openInputSync(uri);
+    if (ret < 0) throw openError(ret, uri);
+    ret = format.findStreamInfoSync();
+    if (ret < 0) throw new ClipflowError("CorruptFile", `cannot read stream info: ${FFmpegError.strerror(ret)}`, { uri });
+    const streamIndex = format.findBestStream(AVMEDIA_TYPE_VIDEO);
+    const stream = streamIndex >= 0 ? format.streams?.[streamIndex] : undefined;
+    if (stream === undefined) throw new ClipflowError("NoVideoStream", "no video stream", { uri });
+    const codec = Codec.findDecoder(stream.codecpar.codecId);
+    if (codec === null) throw new ClipflowError("DecodeError", "no decoder for this codec", { uri });
+    decoder = new CodecContext();
+    decoder.allocContext3(codec);
+    ret = decoder.parametersToContext(stream.codecpar);
+    if (ret < 0) throw new ClipflowError("DecodeError", `decoder setup: ${FFmpegError.strerror(ret)}`, { uri });
+    decoder.threadCount = 1;
+    decoder.pktTimebase = stream.timeBase;
+    ret = decoder.open2Sync(codec, null);
+    if (ret < 0) throw new ClipflowError("DecodeError", `cannot open decoder: ${FFmpegError.strerror(ret)}`, { uri });
+    const tb = stream.timeBase.num / stream.timeBase.den;
+    const avg = stream.avgFrameRate;
+    const real = stream.rFrameRate;
+    const fps = avg.den > 0 && avg.num > 0 ? avg.num / avg.den : real.den > 0 ? real.num / real.den : 0;
+    const constantRate = avg.num * real.den === real.num * avg.den && fps > 0;
+    const startPts = stream.startTime < 0n ? 0n : stream.startTime;
+    const durationS = stream.duration > 0n ? Number(stream.duration) * tb : Number(format.duration) / 1e6;
+    const frames = stream.nbFrames > 0n ? Number(stream.nbFrames) : Math.round(durationS * fps);
+    const info: VideoInfo = {
+      width: stream.codecpar.width,
+      height: stream.codecpar.height,
+      fps,
+      frames,
+      durationS,
+      codec: codec.name ?? "unknown",
+      startS: Number(startPts) * tb,
+    };
+    return { format, decoder, streamIndex, info, timeBase: tb, startPts, constantRate, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+/** Stream facts without decoding (for probe and the clip sampler). */
+export function libavInfo(uri: string): VideoInfo {
+  const opened = openVideo(uri);
+  opened.close();
+  return opened.info;
+}
+
+/** Decodes the wanted frames of one video. Synchronous: run it in a worker. */
+export function decodeLibav(request: DecodeRequest): DecodedFrames {
+  const { uri } = request;
+  const wanted = wantedIndices(request.indices, uri);
+  const opened = openVideo(uri);
+  const { format, decoder, streamIndex, info, timeBase, startPts } = opened;
+  const channels = request.format === "gray" ? 1 : 3;
+  const [rw, rh] = resizedSize(info.width, info.height, request.geometry);
+  let window: [number, number, number, number];
+  try {
+    window = cropWindow(rw, rh, request.geometry, uri);
+    checkLimits(info, window[2], window[3], channels, wanted.length, request);
+  } catch (error) {
+    opened.close();
+    throw error;
+  }
+  const [cx, cy, cw, ch] = window;
+  const frameBytes = cw * ch * channels;
+  const data = new Uint8Array(frameBytes * wanted.length);
+  const pts: number[] = new Array<number>(wanted.length).fill(Number.NaN);
+  const packet = new Packet();
+  const frame = new Frame();
+  const scaled = new Frame();
+  const scaler = new SoftwareScaleContext();
+  let scalerKey = "";
+  packet.alloc();
+  frame.alloc();
+  scaled.alloc();
+  try {
+    if (wanted.length === 0) return { data, shape: [0, ch, cw, channels], indices: wanted, pts, info };
+    const first = wanted[0] as number;
+    const last = wanted[wanted.length - 1] as number;
+    const frameTicks = 1 / (info.fps * timeBase);
+    if (opened.constantRate && first > 0) {
+      const target = startPts + BigInt(Math.floor(first * frameTicks));
+      format.seekFrameSync(streamIndex, target, AVSEEK_FLAG_BACKWARD);
+    }
+    let ordinal = 0;
+    let found = 0;
+    let position = 0;
+    let done = false;
+    let eof = false;
+    const take = (): void => {
+      const framePts = frame.bestEffortTimestamp;
+      let index: number;
+      if (opened.constantRate) {
+        const exact = Number(framePts - startPts) / frameTicks;
+        index = Math.round(exact);
+        if (Math.abs(exact - index) > 0.25) {
+          throw new ClipflowError("DecodeError", `frame at pts ${framePts} falls between frame indices (${exact.toFixed(3)})`, { uri });
+        }
+      } else {
+        index = ordinal++;
+      }
+      if (index > last) {
+        done = true;
+        return;
+      }
+      while (position < wanted.length && (wanted[position] as number) < index) position++;
+      if (position >= wanted.length || wanted[position] !== index) return;
+      const key = `${frame.width}x${frame.height}x${frame.format}`;
+      if (key !== scalerKey) {
+        scaler.getContext(frame.width, frame.height, frame.format as never, rw, rh, channels === 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24, SWS_BILINEAR);
+        scaler.initContext();
+        scaled.unref();
+        scaled.width = rw;
+        scaled.height = rh;
+        scaled.format = channels === 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
+        const ret = scaled.allocBuffer();
+        if (ret < 0) throw new ClipflowError("DecodeError", `cannot allocate the scaled frame: ${FFmpegError.strerror(ret)}`, { uri });
+        scalerKey = key;
+      }
+      scaler.scaleFrameSync(scaled, frame);
+      const plane = scaled.data?.[0];
+      const stride = scaled.linesize[0] ?? rw * channels;
+      if (plane === undefined) throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
+      const offset = position * frameBytes;
+      for (let row = 0; row < ch; row++) {
+        const start = (cy + row) * stride + cx * channels;
+        data.set(plane.subarray(start, start + cw * channels), offset + row * cw * channels);
+      }
+      pts[position] = Number(framePts) * timeBase - info.startS;
+      found++;
+      position++;
+      if (found === wanted.length) done = true;
+    };
+    while (!done) {
+      if (!eof) {
+        const ret = format.readFrameSync(packet);
+        if (ret === AVERROR_EOF || ret < 0) {
+          eof = true;
+          decoder.sendPacketSync(null);
+        } else if (packet.streamIndex === streamIndex) {
+          const sent = decoder.sendPacketSync(packet);
+          packet.unref();
+          if (sent < 0 && sent !== AVERROR_EOF) throw new ClipflowError("CorruptFile", `decode failed: ${FFmpegError.strerror(sent)}`, { uri });
+        } else {
+          packet.unref();
+          continue;
+        }
+      }
+      let received = 0;
+      while (!done) {
+        const ret = decoder.receiveFrameSync(frame);
+        if (ret < 0) break;
+        received++;
+        take();
+        frame.unref();
+      }
+      if (eof && received === 0) break;
+    }
+    if (found < wanted.length) {
+      const missing = wanted.filter((_, i) => Number.isNaN(pts[i]));
+      throw new ClipflowError("TooShort", `frames ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? " …" : ""} not in the video (it has about ${info.frames})`, { uri });
+    }
+    return { data, shape: [wanted.length, ch, cw, channels], indices: wanted, pts, info };
+  } finally {
+    scaler.freeContext();
+    scaled.free();
+    frame.free();
+    packet.free();
+    opened.close();
+  }
+}
