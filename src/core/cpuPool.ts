@@ -6,8 +6,8 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { kernels, type KernelInput, type KernelName, type KernelOutput } from "../kernels/index.ts";
-import { ClipflowError, isAbortError } from "./errors.ts";
+import { tasks, type TaskInput as KernelInput, type TaskName as KernelName, type TaskOutput as KernelOutput } from "../workers/tasks.ts";
+import { ClipflowError, errorFromRecord, isAbortError, type ErrorRecord } from "./errors.ts";
 import { transferablesOf } from "./transfer.ts";
 
 export interface RunKernelOptions {
@@ -38,7 +38,7 @@ export function inlinePool(): CpuPool {
     async run(kernel, input, options) {
       options?.signal?.throwIfAborted();
       try {
-        return (kernels[kernel] as (value: unknown) => KernelOutput<typeof kernel>)(input);
+        return (tasks[kernel] as (value: unknown) => KernelOutput<typeof kernel>)(input);
       } catch (error) {
         throw kernelError(kernel, error);
       }
@@ -76,14 +76,15 @@ export function piscinaPool(options: PiscinaPoolOptions = {}): CpuPool {
     threads,
     async run(kernel, input, runOptions) {
       if (closing) throw new ClipflowError("Cancelled", `kernel ${kernel}: the pool is closed`);
+      let result: unknown;
       try {
-        return (await pool.run(
-          { kernel, input },
-          { transferList: transferablesOf(input), signal: runOptions?.signal ?? null },
-        )) as KernelOutput<typeof kernel>;
+        result = await pool.run({ kernel, input }, { transferList: transferablesOf(input), signal: runOptions?.signal ?? null });
       } catch (error) {
         throw kernelError(kernel, error);
       }
+      const failure = (result as { clipflowError?: ErrorRecord } | null)?.clipflowError;
+      if (failure !== undefined) throw errorFromRecord(failure);
+      return result as KernelOutput<typeof kernel>;
     },
     close() {
       closing ??= pool.close();

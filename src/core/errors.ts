@@ -3,20 +3,22 @@
  * and, where known, the stage, sample key, file (uri) and config field it concerns, plus the underlying cause.
  * Per-sample errors become dead-letter records; configuration errors stop a run before anything starts.
  */
-export type ErrorTag =
-  | "ConfigError"
-  | "SpecError"
-  | "DecodeError"
-  | "CorruptFile"
-  | "NoVideoStream"
-  | "TooShort"
-  | "Timeout"
-  | "BadAnnotation"
-  | "MissingFile"
-  | "Cancelled"
-  | "KernelError"
-  | "StageError"
-  | "CheckpointError";
+export const errorTags = [
+  "ConfigError",
+  "SpecError",
+  "DecodeError",
+  "CorruptFile",
+  "NoVideoStream",
+  "TooShort",
+  "Timeout",
+  "BadAnnotation",
+  "MissingFile",
+  "Cancelled",
+  "KernelError",
+  "StageError",
+  "CheckpointError",
+] as const;
+export type ErrorTag = (typeof errorTags)[number];
 
 export interface ErrorContext {
   stage?: string | undefined;
@@ -65,6 +67,24 @@ export class ClipflowError extends Error {
     ].filter((part) => part !== undefined);
     return where.length === 0 ? `${this.tag}: ${this.message}` : `${this.tag} [${where.join(" | ")}]: ${this.message}`;
   }
+}
+
+/** A ClipflowError as plain data (structured clone keeps only an Error's message, not its tag or context). */
+export interface ErrorRecord {
+  tag: ErrorTag;
+  message: string;
+  stage?: string | undefined;
+  key?: string | undefined;
+  uri?: string | undefined;
+  field?: string | undefined;
+}
+
+export function errorToRecord(error: ClipflowError): ErrorRecord {
+  return { tag: error.tag, message: error.message, stage: error.stage, key: error.key, uri: error.uri, field: error.field };
+}
+
+export function errorFromRecord(record: ErrorRecord): ClipflowError {
+  return new ClipflowError(record.tag, record.message, record);
 }
 
 /** Wraps anything thrown into a ClipflowError (unknown errors become StageError), keeping the original as cause. */

@@ -3,10 +3,12 @@
  * `ctx.cpu.run(name, input)` is typed from this table. Kernels take plain data (typed arrays, numbers, a seed) and
  * return plain data; they never touch rxjs, tfjs or the file system.
  */
+import { clipIndices } from "./clipIndices.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 
 export const kernels = {
+  clipIndices,
   identity,
   normalize,
 };

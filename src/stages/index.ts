@@ -5,13 +5,15 @@
 import { compileSpec, createRegistry, parseSpec, specJsonSchema, type PipelineSpec } from "../core/spec.ts";
 import type { AnyStageFactory } from "../core/stage.ts";
 import { batch } from "./batch.ts";
+import { decode } from "./decode.ts";
 import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
 import { shuffle } from "./shuffle.ts";
+import { videos } from "./videos.ts";
 
-export { batch, listSource, normalize, shuffle };
+export { batch, decode, listSource, normalize, shuffle, videos };
 
-export const builtinStages: AnyStageFactory[] = [listSource, shuffle, batch, normalize] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, listSource, decode, shuffle, batch, normalize] as unknown as AnyStageFactory[];
 
 export const registry = createRegistry(builtinStages);
 

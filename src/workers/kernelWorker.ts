@@ -2,18 +2,26 @@
  * The one worker entry: runs a named kernel on its input and moves the result's buffers back to the caller.
  */
 import { move, transferableSymbol, valueSymbol } from "piscina";
-import { kernels, type KernelName } from "../kernels/index.ts";
+import { tasks, type TaskName } from "./tasks.ts";
+import { ClipflowError, errorToRecord } from "../core/errors.ts";
 import { transferablesOf } from "../core/transfer.ts";
 
 export interface KernelTask {
-  kernel: KernelName;
+  kernel: TaskName;
   input: unknown;
 }
 
 export default function runKernel(task: KernelTask): unknown {
-  const kernel = kernels[task.kernel] as ((input: unknown) => unknown) | undefined;
+  const kernel = tasks[task.kernel] as ((input: unknown) => unknown) | undefined;
   if (kernel === undefined) throw new Error(`unknown kernel "${String(task.kernel)}"`);
-  const output = kernel(task.input);
+  let output: unknown;
+  try {
+    output = kernel(task.input);
+  } catch (error) {
+    // typed errors travel as data: structured clone would keep only their message
+    if (error instanceof ClipflowError) return { clipflowError: errorToRecord(error) };
+    throw error;
+  }
   const buffers = transferablesOf(output);
   if (buffers.length === 0) return output;
   return move({

@@ -5,12 +5,17 @@
 import type { PortName, PortTypes } from "../../src/core/types.ts";
 import { stackSamples } from "../../src/stages/batch.ts";
 import { randomSample } from "./context.ts";
+import { listFolder } from "../../src/io/datasets.ts";
+import { tinyActions } from "./videoFixtures.ts";
 
 export interface PortFixture<P extends PortName> {
   prepare(): Promise<PortTypes[P][]>;
 }
 
 export const portFixtures: { [P in PortName]?: PortFixture<P> } = {
+  video: {
+    prepare: async () => listFolder(await tinyActions()).videos.slice(0, 6),
+  },
   sample: {
     prepare: async () => Array.from({ length: 6 }, (_, i) => randomSample(`s${i}`, [4, 12, 16, 3], ["rgb", "flow"])),
   },

@@ -24,7 +24,9 @@ export async function decodeCli(request: DecodeRequest, info: VideoInfo, options
   const [cx, cy, cw, ch] = cropWindow(rw, rh, request.geometry, uri);
   checkLimits(info, cw, ch, channels, wanted.length, request);
   const pixFmt = channels === 1 ? "gray" : "rgb24";
-  const select = wanted.map((i) => `eq(n\\,${i})`).join("+");
+  // the same index as the libav decoder: from pts at a constant rate (ffmpeg starts t at 0), else decode order
+  const indexExpr = info.constantRate ? `round(t*${info.fps})` : "n";
+  const select = wanted.map((i) => `eq(${indexExpr}\\,${i})`).join("+");
   const filters = [`select='${select}'`, "showinfo", `scale=${rw}:${rh}:flags=bilinear`, `format=${pixFmt}`, `crop=${cw}:${ch}:${cx}:${cy}`];
   const args = ["-hide_banner", "-nostdin", "-loglevel", "info", "-i", uri, "-map", "0:v:0", "-vf", filters.join(","), "-vsync", "0", "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1"];
   const frameBytes = cw * ch * channels;
@@ -74,6 +76,5 @@ export async function decodeCli(request: DecodeRequest, info: VideoInfo, options
   if (frames < wanted.length) {
     throw new ClipflowError("TooShort", `got ${frames} of ${wanted.length} wanted frames (last wanted ${wanted.at(-1)})`, { uri });
   }
-  const start = info.startS;
-  return { data, shape: [wanted.length, ch, cw, channels], indices: wanted, pts: pts.slice(0, wanted.length).map((t) => t - start), info };
+  return { data, shape: [wanted.length, ch, cw, channels], indices: wanted, pts: pts.slice(0, wanted.length), info };
 }

@@ -31,7 +31,6 @@ interface Opened {
   info: VideoInfo;
   timeBase: number;
   startPts: bigint;
-  constantRate: boolean;
   close(): void;
 }
 
@@ -76,8 +75,9 @@ function openVideo(uri: string): Opened {
       durationS,
       codec: codec.name ?? "unknown",
       startS: Number(startPts) * tb,
+      constantRate,
     };
-    return { format, decoder, streamIndex, info, timeBase: tb, startPts, constantRate, close };
+    return { format, decoder, streamIndex, info, timeBase: tb, startPts, close };
   } catch (error) {
     close();
     throw error;
@@ -91,12 +91,21 @@ export function libavInfo(uri: string): VideoInfo {
   return opened.info;
 }
 
-/** Decodes the wanted frames of one video. Synchronous: run it in a worker. */
-export function decodeLibav(request: DecodeRequest): DecodedFrames {
+/**
+ * Decodes the wanted frames of one video. Synchronous: run it in a worker. `plan`, when given, chooses the indices
+ * from the stream facts (the file is opened once for both).
+ */
+export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => number[]): DecodedFrames {
   const { uri } = request;
-  const wanted = wantedIndices(request.indices, uri);
   const opened = openVideo(uri);
   const { format, decoder, streamIndex, info, timeBase, startPts } = opened;
+  let wanted: number[];
+  try {
+    wanted = wantedIndices(plan ? plan(info) : request.indices, uri);
+  } catch (error) {
+    opened.close();
+    throw error instanceof ClipflowError ? error.within({ uri }) : error;
+  }
   const channels = request.format === "gray" ? 1 : 3;
   const [rw, rh] = resizedSize(info.width, info.height, request.geometry);
   let window: [number, number, number, number];
@@ -124,7 +133,7 @@ export function decodeLibav(request: DecodeRequest): DecodedFrames {
     const first = wanted[0] as number;
     const last = wanted[wanted.length - 1] as number;
     const frameTicks = 1 / (info.fps * timeBase);
-    if (opened.constantRate && first > 0) {
+    if (info.constantRate && first > 0) {
       const target = startPts + BigInt(Math.floor(first * frameTicks));
       format.seekFrameSync(streamIndex, target, AVSEEK_FLAG_BACKWARD);
     }
@@ -136,7 +145,7 @@ export function decodeLibav(request: DecodeRequest): DecodedFrames {
     const take = (): void => {
       const framePts = frame.bestEffortTimestamp;
       let index: number;
-      if (opened.constantRate) {
+      if (info.constantRate) {
         const exact = Number(framePts - startPts) / frameTicks;
         index = Math.round(exact);
         if (Math.abs(exact - index) > 0.25) {

@@ -44,6 +44,8 @@ export interface VideoInfo {
   durationS: number;
   codec: string;
   startS: number;
+  /** The container declares a constant rate: frame indices come from pts (else from decode order). */
+  constantRate: boolean;
 }
 
 export interface DecodedFrames {
