@@ -12,8 +12,8 @@ interface Command {
 }
 
 export const commands: Record<string, Command> = {
-  synth: { summary: "generate synthetic videos (actions | untrimmed) with labels and splits", pending: "issue 3 (video I/O)" },
-  probe: { summary: "one JSON line per video: ok, frames, fps, size, codec, error", pending: "issue 3 (video I/O)" },
+  synth: { summary: "generate synthetic videos (actions | untrimmed) with labels and splits", load: () => import("./commands/synth.ts") },
+  probe: { summary: "one JSON line per video: ok, frames, fps, size, codec, error", load: () => import("./commands/probe.ts") },
   shard: { summary: "write tar shards + index for streaming", pending: "issue 3 (video I/O)" },
   flow: { summary: "precompute optical flow for a dataset (tvl1 | fast), resumable", pending: "issue 4 (pretext kernels)" },
   pretrain: { summary: "pretrain with a pipeline (prp | vtdl | coclr | tsp | SPEC.json)", pending: "issue 6 (pipelines end to end)" },
@@ -38,6 +38,11 @@ ${lines.join("\n")}
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `clipflow probe DATA | head` closes stdout early: stop quietly instead of crashing on EPIPE
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());

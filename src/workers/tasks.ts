@@ -4,10 +4,12 @@
  */
 import { decodeClips } from "../io/decodeClips.ts";
 import { kernels } from "../kernels/index.ts";
+import { probeVideo } from "../io/probe.ts";
 
 export const tasks = {
   ...kernels,
   decodeClips,
+  probeVideo,
 };
 
 export type Tasks = typeof tasks;

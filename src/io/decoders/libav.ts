@@ -10,13 +10,17 @@ import {
   AVERROR_EOF,
   AVMEDIA_TYPE_VIDEO,
   AVSEEK_FLAG_BACKWARD,
+  AV_LOG_QUIET,
   AV_PIX_FMT_GRAY8,
   AV_PIX_FMT_RGB24,
   SWS_BILINEAR,
 } from "node-av/constants";
-import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from "node-av/lib";
+import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Log, Packet, SoftwareScaleContext } from "node-av/lib";
 import { ClipflowError, type ErrorTag } from "../../core/errors.ts";
 import { checkLimits, cropWindow, resizedSize, wantedIndices, type DecodedFrames, type DecodeRequest, type VideoInfo } from "./types.ts";
+
+// libav's own log lines would interleave with progress output; every failure is reported as a typed error instead
+Log.setLevel(AV_LOG_QUIET);
 
 function openError(ret: number, uri: string): ClipflowError {
   const message = FFmpegError.strerror(ret);
