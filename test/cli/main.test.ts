@@ -41,3 +41,20 @@ test("schema prints the JSON Schema (stdout or --out), with --help of its own", 
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^clipflow schema \[--out FILE\]/);
 });
+
+test("synth then probe: a dataset on disk, one JSON line per video and a summary; bad flags name the flag", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-synth-"));
+  const synth = clipflow("synth", "--out", join(dir, "d"), "--videos", "4", "--classes", "2", "--size", "32x32", "--seconds", "0.5");
+  assert.equal(synth.status, 0, synth.stderr);
+  assert.match(synth.stdout, /^wrote 4 actions videos \(2 classes\) to /);
+  const probe = clipflow("probe", join(dir, "d"), "--out", join(dir, "index.jsonl"), "--workers", "1");
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.match(probe.stderr, /probed 4 videos: ok 4/);
+  const lines = readFileSync(join(dir, "index.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(lines.length, 4);
+  assert.deepEqual(Object.keys(lines[0] ?? {}), ["id", "uri", "ok", "frames", "fps", "width", "height", "duration_s", "codec"]);
+  assert.equal(clipflow("synth", "--out", dir, "--kind", "trimmed").stderr.trim(), 'ConfigError [field --kind]: --kind must be actions or untrimmed, got "trimmed"');
+  assert.match(clipflow("synth").stderr, /--out is required/);
+  assert.match(clipflow("probe").stderr, /DATA is required/);
+  assert.equal(clipflow("probe", join(dir, "nope")).status, 1);
+});
