@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ClipflowError } from "../core/errors.ts";
+import { isUrl } from "./uri.ts";
 import type { Segment, VideoRef } from "../core/types.ts";
 
 export const videoExtensions = new Set([".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".ts"]);
@@ -69,7 +70,7 @@ export function listFolder(dir: string): Dataset {
 }
 
 function resolveFrom(base: string, path: string): string {
-  return isAbsolute(path) ? path : join(base, path);
+  return isAbsolute(path) || isUrl(path) ? path : join(base, path);
 }
 
 /** UCF101 trainlist/testlist or an HMDB51 test_split file. */

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -53,12 +55,17 @@ test("bad inputs: each is a typed dead letter naming its file; every good video 
   const fifo = join(dir, "hang.mp4");
   assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
   add("hang.mp4");
+  // a server that accepts and never answers: the decode hangs in libav's read until the watchdog gives up
+  const sockets = new Set<Socket>();
+  const server = createServer(() => {});
+  server.on("connection", (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  rows.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}/stalled.mp4,0,`);
   writeFileSync(join(dir, "manifest.csv"), rows.join("\n") + "\n");
 
   const cpu = createCpuPool(2);
   const deadLetters = new DeadLetterSink(join(dir, "dead-letter.jsonl"));
   const seen: Sample[] = [];
-  const releaseFifo = setTimeout(() => closeSync(openSync(fifo, "w")), 4000); // unblocks the hung open() after the watchdog fired
   try {
     const summary = await runPipeline(
       chain(videos({ data: join(dir, "manifest.csv") }), decode({ numFrames: 8, stride: 2, maxWidth: 1920 }, { concurrency: 2, timeoutMs: 2000 })),
@@ -69,7 +76,8 @@ test("bad inputs: each is a typed dead letter naming its file; every good video 
     );
     assert.equal(summary.status, "completed");
   } finally {
-    clearTimeout(releaseFifo);
+    for (const socket of sockets) socket.destroy(); // lets the worker blocked in the hung read go
+    server.close();
     await cpu.close();
   }
   const root = process.getuid?.() === 0;
@@ -77,7 +85,9 @@ test("bad inputs: each is a typed dead letter naming its file; every good video 
   const expectedGood = ["good0", "good1", "with space", `quote'"s`, "ünïcødé 動画", "-dash", ...(root ? ["locked"] : [])];
   assert.deepEqual(seen.map((sample) => sample.key), expectedGood);
   for (const sample of seen) assert.deepEqual(sample.views.rgb?.shape, [8, 48, 64, 3]);
-  const byFile = Object.fromEntries(deadLetters.records.map((record) => [record.uri?.slice(dir.length + 1), record.error]));
+  const byFile = Object.fromEntries(
+    deadLetters.records.map((record) => [record.uri?.startsWith("http") ? "http" : record.uri?.slice(dir.length + 1), record.error]),
+  );
   assert.deepEqual(byFile, {
     "empty.mp4": "CorruptFile",
     "truncated.mp4": "CorruptFile",
@@ -88,11 +98,13 @@ test("bad inputs: each is a typed dead letter naming its file; every good video 
     "missing.mp4": "MissingFile",
     "folder.mp4": "DecodeError",
     ...(root ? {} : { "locked.mp4": "DecodeError" }),
-    "hang.mp4": "Timeout",
+    "hang.mp4": "DecodeError",
+    http: "Timeout",
   });
   const lines = readFileSync(join(dir, "dead-letter.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { stage: string; key: string });
   assert.equal(lines.length, deadLetters.total);
   assert.ok(lines.every((line) => line.stage === "decode"));
   const wide = deadLetters.records.find((record) => record.uri?.endsWith("wide.mp4"));
   assert.match(wide?.message ?? "", /absurd dimensions 2048×16 \(limit 1920×8192\)/);
+  assert.equal(deadLetters.records.find((record) => record.uri?.endsWith("hang.mp4"))?.message, "cannot open: not a regular file (a FIFO, socket or device)");
 });

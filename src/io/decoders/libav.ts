@@ -16,6 +16,8 @@ import {
   SWS_BILINEAR,
 } from "node-av/constants";
 import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Log, Packet, SoftwareScaleContext } from "node-av/lib";
+import { statSync } from "node:fs";
+import { isUrl } from "../uri.ts";
 import { ClipflowError, type ErrorTag } from "../../core/errors.ts";
 import { checkLimits, cropWindow, resizedSize, wantedIndices, type DecodedFrames, type DecodeRequest, type VideoInfo } from "./types.ts";
 
@@ -38,7 +40,24 @@ interface Opened {
   close(): void;
 }
 
+/**
+ * Local paths must be regular files: opening a FIFO or a device would block in native code, where no watchdog can
+ * reach (a worker thread stuck in a system call cannot even be terminated).
+ */
+function checkLocalFile(uri: string): void {
+  if (isUrl(uri)) return;
+  let stats;
+  try {
+    stats = statSync(uri);
+  } catch {
+    throw new ClipflowError("MissingFile", "cannot open: No such file or directory", { uri });
+  }
+  if (stats.isDirectory()) throw new ClipflowError("DecodeError", "cannot open: Is a directory", { uri });
+  if (!stats.isFile()) throw new ClipflowError("DecodeError", "cannot open: not a regular file (a FIFO, socket or device)", { uri });
+}
+
 function openVideo(uri: string): Opened {
+  checkLocalFile(uri);
   const format = new FormatContext();
   let decoder: CodecContext | undefined;
   const close = () => {
