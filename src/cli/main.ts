@@ -14,7 +14,7 @@ interface Command {
 export const commands: Record<string, Command> = {
   synth: { summary: "generate synthetic videos (actions | untrimmed) with labels and splits", load: () => import("./commands/synth.ts") },
   probe: { summary: "one JSON line per video: ok, frames, fps, size, codec, error", load: () => import("./commands/probe.ts") },
-  shard: { summary: "write tar shards + index for streaming", pending: "issue 3 (video I/O)" },
+  shard: { summary: "write tar shards + index for streaming", load: () => import("./commands/shard.ts") },
   flow: { summary: "precompute optical flow for a dataset (tvl1 | fast), resumable", pending: "issue 4 (pretext kernels)" },
   pretrain: { summary: "pretrain with a pipeline (prp | vtdl | coclr | tsp | SPEC.json)", pending: "issue 6 (pipelines end to end)" },
   extract: { summary: "extract clip / video features to HDF5 or npy", pending: "issue 6 (pipelines end to end)" },

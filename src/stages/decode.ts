@@ -5,6 +5,7 @@
  * `view0`, `view1`, … Frames carry the indices and pts they came from. Bad files fail with typed errors (MissingFile,
  * CorruptFile, NoVideoStream, TooShort, Timeout) that the default policy dead-letters.
  */
+import { rmSync } from "node:fs";
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Frames, Sample, VideoRef } from "../core/types.ts";
@@ -62,6 +63,9 @@ export const decode = defineStage({
         },
         { signal: ctx.signal },
       );
+      // a temporary copy (e.g. streamed out of a shard) is not needed once decoded
+      if (video.meta?.ephemeral === true) rmSync(video.uri, { force: true });
+      const { ephemeral: _ephemeral, ...keptMeta } = video.meta ?? {};
       const views: Record<string, Frames> = {};
       clips.forEach((clip, i) => {
         const name = clips.length === 1 ? config.view : `${config.view}${i}`;
@@ -73,7 +77,7 @@ export const decode = defineStage({
         uri: video.uri,
         views,
         targets: video.label === undefined ? {} : { label: video.label },
-        meta: { ...video.meta, ...(video.className === undefined ? {} : { className: video.className }), frames: info.frames, fps: info.fps },
+        meta: { ...keptMeta, ...(video.className === undefined ? {} : { className: video.className }), frames: info.frames, fps: info.fps },
       };
     },
   }),

@@ -58,3 +58,14 @@ test("synth then probe: a dataset on disk, one JSON line per video and a summary
   assert.match(clipflow("probe").stderr, /DATA is required/);
   assert.equal(clipflow("probe", join(dir, "nope")).status, 1);
 });
+
+test("shard writes tar shards and an index from any DATA", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-shard-"));
+  assert.equal(clipflow("synth", "--out", join(dir, "d"), "--videos", "4", "--classes", "2", "--size", "32x32", "--seconds", "0.5").status, 0);
+  const shard = clipflow("shard", "--data", join(dir, "d"), "--out", join(dir, "s"), "--per-shard", "3");
+  assert.equal(shard.status, 0, shard.stderr);
+  assert.match(shard.stdout, /^wrote 2 shards \(4 videos, [\d.]+ MiB\) and /);
+  const index = JSON.parse(readFileSync(join(dir, "s", "index.json"), "utf8")) as { shards: { samples: number }[] };
+  assert.deepEqual(index.shards.map((s) => s.samples), [3, 1]);
+  assert.match(clipflow("shard", "--data", join(dir, "d"), "--out", join(dir, "t"), "--per-shard", "0").stderr, /--per-shard must be an integer >= 1/);
+});
