@@ -1,0 +1,102 @@
+/**
+ * Decoding benchmark (issue 3), every figure measured in this run, on files with a short (30) and a long (300)
+ * keyframe interval, 320×240 H.264, 10 s at 30 fps, made with the synthesizer:
+ *  1. sequential decode + scale to 112×112 RGB: frames/s of the in-process libav decoder vs `ffmpeg -benchmark`
+ * *     (both with 2 decoder threads; goal >= 0.9×);
+ *  2. random 16-frame clips at stride 4, per second per core: libav (seek + decode the span) vs spawning the ffmpeg
+ *     CLI per clip (goal >= 5×);
+ *  3. the same clips vs OpenCV VideoCapture reading from frame 0 up to the clip (the reference code's way; Debian's
+ *     python3-opencv, when installed; goal >= 5×);
+ *  4. RSS growth over 5,000 decodes in a loop (goal < 50 MB).
+ * Run: npm run bench:decode
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rngFromSeed } from "../src/core/rng.ts";
+import { decodeClips } from "../src/io/decodeClips.ts";
+import { decodeCli } from "../src/io/decoders/ffmpegCli.ts";
+import { decodeLibav, libavInfo } from "../src/io/decoders/libav.ts";
+import { encodeFrames } from "../src/io/encode.ts";
+import { ffmpegBinary } from "../src/io/ffmpegBinary.ts";
+import { renderFrame } from "../src/io/synth.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-decode-"));
+const W = 320;
+const H = 240;
+const look = { background: [40, 90, 160], backgroundAlt: [200, 180, 60], backgroundScale: 9, drift: 0.5, colour: [230, 40, 40], colourAlt: [20, 220, 90], shape: "disk", stripes: 3 } as const;
+const motion = { cls: "Orbit", size: 0.18, speed: 1, phase: 0, cx: 0.5, cy: 0.5, direction: 1 } as const;
+
+async function makeFile(name: string, gop: number): Promise<string> {
+  const path = join(dir, name);
+  await encodeFrames(path, (function* () {
+    for (let f = 0; f < 300; f++) yield renderFrame(W, H, look as never, motion as never, f / 30, true);
+  })(), { width: W, height: H, fps: 30, gop, crf: 20 });
+  return path;
+}
+
+const time = (fn: () => void): number => {
+  const start = performance.now();
+  fn();
+  return (performance.now() - start) / 1000;
+};
+
+function ffmpegBenchmark(path: string): number {
+  const start = performance.now();
+  const result = spawnSync(ffmpegBinary().path, ["-hide_banner", "-benchmark", "-threads", "2", "-i", path, "-vf", "scale=112:112:flags=bilinear,format=rgb24", "-f", "null", "-"], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(result.stderr);
+  return (performance.now() - start) / 1000;
+}
+
+function opencv(path: string, clips: number): number | undefined {
+  const result = spawnSync("/usr/bin/python3", [join(import.meta.dirname, "peers", "opencv_clips.py"), path, String(clips), "16", "4", "1"], { encoding: "utf8" });
+  if (result.status !== 0) return undefined;
+  return (JSON.parse(result.stdout) as { clips_per_s: number }).clips_per_s;
+}
+
+const sampler = { numFrames: 16, stride: 4, numClips: 1, start: "random" as const, jitter: 0, outOfBounds: "error" as const };
+
+async function main(): Promise<void> {
+  const files = { "GOP 30": await makeFile("gop30.mp4", 30), "GOP 300": await makeFile("gop300.mp4", 300) };
+  const rows: string[] = [];
+  for (const [label, path] of Object.entries(files)) {
+    const frames = libavInfo(path).frames;
+    const all = Array.from({ length: frames }, (_, i) => i);
+    decodeLibav({ uri: path, indices: all.slice(0, 30), geometry: { width: 112, height: 112 } });
+    const ours = Math.min(...[0, 1, 2].map(() => time(() => decodeLibav({ uri: path, indices: all, geometry: { width: 112, height: 112 } }))));
+    const theirs = Math.min(...[0, 1, 2].map(() => ffmpegBenchmark(path)));
+    rows.push(`${label}  sequential 112×112 RGB: libav ${(frames / ours).toFixed(0)} frames/s, ffmpeg -benchmark ${(frames / theirs).toFixed(0)} frames/s → ${(theirs / ours).toFixed(2)}× (goal >= 0.9)`);
+
+    const clips = 60;
+    const libavClips = clips / time(() => {
+      for (let i = 0; i < clips; i++) decodeClips({ uri: path, sampler, seed: i, geometry: { width: 112, height: 112 } });
+    });
+    const info = libavInfo(path);
+    const rng = rngFromSeed(1);
+    const cliStart = performance.now();
+    const cliClips = 20;
+    for (let i = 0; i < cliClips; i++) {
+      const start = rng.int(0, frames - 61);
+      await decodeCli({ uri: path, indices: Array.from({ length: 16 }, (_, k) => start + 4 * k), geometry: { width: 112, height: 112 } }, info);
+    }
+    const cliRate = cliClips / ((performance.now() - cliStart) / 1000);
+    rows.push(`${label}  random 16×4 clips per core: libav ${libavClips.toFixed(1)}/s, ffmpeg CLI per clip ${cliRate.toFixed(1)}/s → ${(libavClips / cliRate).toFixed(1)}× (goal >= 5)`);
+    const cv = opencv(path, 20);
+    rows.push(
+      cv === undefined
+        ? `${label}  OpenCV VideoCapture from frame 0: peer unavailable (needs /usr/bin/python3 with cv2)`
+        : `${label}  OpenCV VideoCapture from frame 0: ${cv.toFixed(1)} clips/s → libav ${(libavClips / cv).toFixed(1)}× (goal >= 5)`,
+    );
+  }
+  const path = files["GOP 30"];
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  for (let i = 0; i < 5000; i++) decodeLibav({ uri: path, indices: [i % 290, (i % 290) + 4], geometry: { width: 112, height: 112 } });
+  global.gc?.();
+  const growth = (process.memoryUsage().rss - before) / 2 ** 20;
+  rows.push(`5,000 decodes in a loop: RSS grew ${growth.toFixed(1)} MB (goal < 50 MB → ${(growth / 50).toFixed(2)} of the limit)`);
+  console.log(`clipflow decode benchmark (320×240 H.264, 300 frames; libav and ffmpeg with 2 decoder threads each)\n${rows.map((row) => `  ${row}`).join("\n")}`);
+}
+
+await main();
