@@ -2,7 +2,7 @@
  * Decoding benchmark (issue 3), every figure measured in this run, on files with a short (30) and a long (300)
  * keyframe interval, 320×240 H.264, 10 s at 30 fps, made with the synthesizer:
  *  1. sequential decode + scale to 112×112 RGB: frames/s of the in-process libav decoder vs `ffmpeg -benchmark`
- * *     (both with 2 decoder threads; goal >= 0.9×);
+ *     (both with 2 decoder threads; goal >= 0.9×);
  *  2. random 16-frame clips at stride 4, per second per core: libav (seek + decode the span) vs spawning the ffmpeg
  *     CLI per clip (goal >= 5×);
  *  3. the same clips vs OpenCV VideoCapture reading from frame 0 up to the clip (the reference code's way; Debian's
