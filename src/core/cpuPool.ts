@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { tasks, type TaskInput as KernelInput, type TaskName as KernelName, type TaskOutput as KernelOutput } from "../workers/tasks.ts";
+import { tasks, type TaskInput, type TaskName, type TaskOutput } from "../workers/tasks.ts";
 import { ClipflowError, errorFromRecord, isAbortError, type ErrorRecord } from "./errors.ts";
 import { transferablesOf } from "./transfer.ts";
 
@@ -18,7 +18,7 @@ export interface CpuPool {
   readonly kind: "inline" | "piscina";
   /** Worker threads (0 for inline). */
   readonly threads: number;
-  run<K extends KernelName>(kernel: K, input: KernelInput<K>, options?: RunKernelOptions): Promise<KernelOutput<K>>;
+  run<K extends TaskName>(kernel: K, input: TaskInput<K>, options?: RunKernelOptions): Promise<TaskOutput<K>>;
   /** Waits for running tasks, then stops the threads. Idempotent. */
   close(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export function inlinePool(): CpuPool {
     async run(kernel, input, options) {
       options?.signal?.throwIfAborted();
       try {
-        return (tasks[kernel] as (value: unknown) => KernelOutput<typeof kernel>)(input);
+        return (tasks[kernel] as (value: unknown) => TaskOutput<typeof kernel>)(input);
       } catch (error) {
         throw kernelError(kernel, error);
       }
@@ -84,7 +84,7 @@ export function piscinaPool(options: PiscinaPoolOptions = {}): CpuPool {
       }
       const failure = (result as { clipflowError?: ErrorRecord } | null)?.clipflowError;
       if (failure !== undefined) throw errorFromRecord(failure);
-      return result as KernelOutput<typeof kernel>;
+      return result as TaskOutput<typeof kernel>;
     },
     close() {
       closing ??= pool.close();

@@ -1,6 +1,6 @@
 /**
  * The kernel registry: every pure function that may run in a worker, by name. Workers dispatch on these names, and
- * `ctx.cpu.run(name, input)` is typed from this table. Kernels take plain data (typed arrays, numbers, a seed) and
+ * `ctx.cpu.run(name, input)` is typed from this table (with the I/O tasks, in src/workers/tasks.ts). Kernels take plain data (typed arrays, numbers, a seed) and
  * return plain data; they never touch rxjs, tfjs or the file system.
  */
 import { clipIndices } from "./clipIndices.ts";
@@ -12,8 +12,3 @@ export const kernels = {
   identity,
   normalize,
 };
-
-export type Kernels = typeof kernels;
-export type KernelName = keyof Kernels;
-export type KernelInput<K extends KernelName> = Parameters<Kernels[K]>[0];
-export type KernelOutput<K extends KernelName> = ReturnType<Kernels[K]>;
