@@ -6,9 +6,12 @@
 import { clipIndices } from "./clipIndices.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
+import { motionAttention, prpTarget } from "./prp.ts";
 
 export const kernels = {
   clipIndices,
   identity,
   normalize,
+  prpTarget,
+  motionAttention,
 };

@@ -1,0 +1,196 @@
+/**
+ * PRP, playback rate perception (Yao et al., CVPR 2020): dilated sampling, the slow-motion reconstruction target and
+ * the "DPAU" motion attention map, as in METHODS.md §1.
+ * - Dilated sampling: rate s from {1,2,4,8} (label = its index), 16·s consecutive frames from a uniform start in
+ *   [0, N − 16s − 1]; the encoder sees every s-th frame.
+ * - Target: 32 frames at stride s/2 over the same span; for s = 1 real frames interleave with averages of neighbours
+ *   (the last is a copy of frame 15) and flags mark the real ones, the only ones the loss counts.
+ * - Motion attention (DPAU): per 16-frame chunk of the dense span, squared differences of frames 0/5/10/15 per channel,
+ *   3-map × 28×28 average pooling at stride 7, per-channel min-max to [0.8, 2.0] (all ones for a static chunk),
+ *   bilinear upsampling back to H×W (align_corners false), constant over the chunk's 32/s target frames.
+ */
+import { ClipflowError } from "../core/errors.ts";
+import { rngFromSeed } from "../core/rng.ts";
+
+export interface DilatedPlan {
+  rate: number;
+  /** Index of the rate in the rate list: the classification label. */
+  label: number;
+  start: number;
+  /** The 16·s consecutive frames of the span. */
+  dense: number[];
+  /** Every s-th frame: the encoder's clip. */
+  encoder: number[];
+}
+
+export interface DilatedInput {
+  frameCount: number;
+  rates: readonly number[];
+  clipFrames: number;
+  seed: number;
+  /** When the drawn rate does not fit: "error" (TooShort) or "lowerRate" (the largest rate that fits). */
+  shortVideo: "error" | "lowerRate";
+}
+
+export function dilatedPlan(input: DilatedInput): DilatedPlan {
+  const { frameCount: n, rates, clipFrames } = input;
+  const rng = rngFromSeed(input.seed);
+  let label = rng.int(0, rates.length - 1);
+  const fits = (s: number) => n >= clipFrames * s + 1;
+  if (!fits(rates[label] as number)) {
+    if (input.shortVideo === "error") {
+      throw new ClipflowError("TooShort", `rate ${rates[label]} needs ${clipFrames * (rates[label] as number) + 1} frames, the video has ${n}`);
+    }
+    const fitting = rates.map((s, i) => [s, i] as const).filter(([s]) => fits(s));
+    if (fitting.length === 0) throw new ClipflowError("TooShort", `no rate fits: the video has ${n} frames`);
+    label = fitting.reduce((best, candidate) => (candidate[0] > best[0] ? candidate : best))[1];
+  }
+  const rate = rates[label] as number;
+  const start = rng.int(0, n - clipFrames * rate - 1);
+  const dense = Array.from({ length: clipFrames * rate }, (_, k) => start + k);
+  return { rate, label, start, dense, encoder: dense.filter((_, k) => k % rate === 0) };
+}
+
+export interface PrpTargetInput {
+  /** The dense span, THWC uint8, T = 16·s. */
+  dense: Uint8Array;
+  shape: [number, number, number, number];
+  rate: number;
+}
+
+/** The 32-frame reconstruction target in [0, 1] (THWC float32) and its real-frame flags. */
+export function prpTarget(input: PrpTargetInput): { target: Float32Array; flags: Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  const { rate } = input;
+  const frame = h * w * c;
+  const out = 2 * (t / rate);
+  if (t % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${t} frames`);
+  const target = new Float32Array(out * frame);
+  const flags = new Float32Array(out);
+  if (rate === 1) {
+    for (let k = 0; k < t; k++) {
+      const next = Math.min(k + 1, t - 1);
+      for (let i = 0; i < frame; i++) {
+        const a = (input.dense[k * frame + i] as number) / 255;
+        const b = (input.dense[next * frame + i] as number) / 255;
+        target[2 * k * frame + i] = a;
+        target[(2 * k + 1) * frame + i] = k === t - 1 ? a : (a + b) / 2;
+      }
+      flags[2 * k] = 1;
+    }
+  } else {
+    const step = rate / 2;
+    for (let k = 0; k < out; k++) {
+      const source = k * step;
+      for (let i = 0; i < frame; i++) target[k * frame + i] = (input.dense[source * frame + i] as number) / 255;
+      flags[k] = 1;
+    }
+  }
+  return { target, flags, shape: [out, h, w, c] };
+}
+
+export interface MotionAttentionInput {
+  dense: Uint8Array;
+  shape: [number, number, number, number];
+  rate: number;
+  mode: "dpau" | "ones";
+  /** Pooling window and stride (28 and 7 at 112×112). */
+  patch?: number;
+  poolStride?: number;
+}
+
+/** Bilinear resize of one channel plane (align_corners = false, edges clamped), as torch's interpolate. */
+function upsamplePlane(src: Float64Array, inH: number, inW: number, outH: number, outW: number): Float64Array {
+  const out = new Float64Array(outH * outW);
+  const coord = (dst: number, inSize: number, outSize: number) => {
+    const s = Math.max(0, (dst + 0.5) * (inSize / outSize) - 0.5);
+    const i0 = Math.min(Math.floor(s), inSize - 1);
+    return [i0, Math.min(i0 + 1, inSize - 1), s - i0] as const;
+  };
+  for (let y = 0; y < outH; y++) {
+    const [y0, y1, ly] = coord(y, inH, outH);
+    for (let x = 0; x < outW; x++) {
+      const [x0, x1, lx] = coord(x, inW, outW);
+      const top = (src[y0 * inW + x0] as number) * (1 - lx) + (src[y0 * inW + x1] as number) * lx;
+      const bottom = (src[y1 * inW + x0] as number) * (1 - lx) + (src[y1 * inW + x1] as number) * lx;
+      out[y * outW + x] = top * (1 - ly) + bottom * ly;
+    }
+  }
+  return out;
+}
+
+/** The per-chunk pooled, normalised maps (13×13×C at 112×112), exposed for tests against the reference. */
+export function dpauCells(chunk: Uint8Array, shape: [number, number, number, number], patch: number, stride: number): { cells: Float64Array; size: [number, number] } {
+  const [t, h, w, c] = shape;
+  if (t !== 16) throw new ClipflowError("ConfigError", `a DPAU chunk has 16 frames, got ${t}`);
+  const frame = h * w * c;
+  const picks = [0, 5, 10, 15];
+  const ph = Math.floor((h - patch) / stride) + 1;
+  const pw = Math.floor((w - patch) / stride) + 1;
+  // sum of the three squared differences per pixel and channel (the pool averages over them)
+  const energy = new Float64Array(h * w * c);
+  for (let d = 0; d < 3; d++) {
+    const a = (picks[d] as number) * frame;
+    const b = (picks[d + 1] as number) * frame;
+    for (let i = 0; i < frame; i++) {
+      const diff = ((chunk[b + i] as number) - (chunk[a + i] as number)) / 255;
+      energy[i] = (energy[i] as number) + diff * diff;
+    }
+  }
+  const cells = new Float64Array(ph * pw * c);
+  const scale = 1 / (3 * patch * patch);
+  for (let cy = 0; cy < ph; cy++) {
+    for (let cx = 0; cx < pw; cx++) {
+      for (let ch = 0; ch < c; ch++) {
+        let sum = 0;
+        for (let y = cy * stride; y < cy * stride + patch; y++) {
+          for (let x = cx * stride; x < cx * stride + patch; x++) sum += energy[(y * w + x) * c + ch] as number;
+        }
+        cells[(cy * pw + cx) * c + ch] = sum * scale;
+      }
+    }
+  }
+  let anyRange = false;
+  for (let ch = 0; ch < c; ch++) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = ch; i < cells.length; i += c) {
+      min = Math.min(min, cells[i] as number);
+      max = Math.max(max, cells[i] as number);
+    }
+    if (max - min > 0) anyRange = true;
+    for (let i = ch; i < cells.length; i += c) cells[i] = 0.8 + 1.2 * (((cells[i] as number) - min + 1e-6) / (max - min + 1e-6));
+  }
+  if (!anyRange) cells.fill(1);
+  return { cells, size: [ph, pw] };
+}
+
+/** The motion weight M aligned with the 32-frame target: THWC float32 [32, H, W, C]. */
+export function motionAttention(input: MotionAttentionInput): { weight: Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  const { rate } = input;
+  const chunks = t / 16;
+  if (!Number.isInteger(chunks) || chunks !== rate) throw new ClipflowError("ConfigError", `motion attention needs 16·s = ${16 * rate} dense frames, got ${t}`);
+  const perChunk = 32 / rate;
+  const frame = h * w * c;
+  const weight = new Float32Array(32 * frame);
+  if (input.mode === "ones") {
+    weight.fill(1);
+    return { weight, shape: [32, h, w, c] };
+  }
+  const patch = input.patch ?? Math.round((28 * Math.min(h, w)) / 112);
+  const stride = input.poolStride ?? Math.max(1, Math.round((7 * Math.min(h, w)) / 112));
+  for (let k = 0; k < chunks; k++) {
+    const chunk = input.dense.subarray(k * 16 * frame, (k + 1) * 16 * frame);
+    const { cells, size } = dpauCells(chunk, [16, h, w, c], patch, stride);
+    const full = new Float32Array(frame);
+    for (let ch = 0; ch < c; ch++) {
+      const plane = new Float64Array(size[0] * size[1]);
+      for (let i = 0; i < plane.length; i++) plane[i] = cells[i * c + ch] as number;
+      const up = upsamplePlane(plane, size[0], size[1], h, w);
+      for (let i = 0; i < h * w; i++) full[i * c + ch] = up[i] as number;
+    }
+    for (let j = 0; j < perChunk; j++) weight.set(full, (k * perChunk + j) * frame);
+  }
+  return { weight, shape: [32, h, w, c] };
+}
