@@ -5,6 +5,7 @@
  */
 import { ClipflowError } from "../core/errors.ts";
 import { clipIndices, type ClipSamplerConfig } from "../kernels/clipIndices.ts";
+import { dilatedPlan, type DilatedInput, type DilatedPlan } from "../kernels/prp.ts";
 import { decodeLibav } from "./decoders/libav.ts";
 import type { DecodeLimits, Geometry, VideoInfo } from "./decoders/types.ts";
 
@@ -57,4 +58,22 @@ export function decodeClips(input: DecodeClipsInput): DecodeClipsOutput {
     },
   );
   return { clips: assembleClips(frames, plans), info: frames.info };
+}
+
+export interface DecodeDilatedInput {
+  uri: string;
+  plan: Omit<DilatedInput, "frameCount" | "seed">;
+  seed: number;
+  geometry?: Geometry | undefined;
+  limits?: Partial<DecodeLimits> | undefined;
+}
+
+/** PRP's dilated sampling in one pass: draws the rate and start from the frame count, decodes the dense 16·s span. */
+export function decodeDilated(input: DecodeDilatedInput): { dense: DecodedClip; plan: DilatedPlan; info: VideoInfo } {
+  let plan: DilatedPlan | undefined;
+  const frames = decodeLibav({ uri: input.uri, indices: [], geometry: input.geometry, limits: input.limits }, (info) => {
+    plan = dilatedPlan({ ...input.plan, frameCount: info.frames, seed: input.seed });
+    return plan.dense;
+  });
+  return { dense: { data: frames.data, shape: frames.shape, indices: frames.indices, pts: frames.pts }, plan: plan as DilatedPlan, info: frames.info };
 }

@@ -6,7 +6,7 @@
 import { clipIndices } from "./clipIndices.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
-import { motionAttention, prpTarget } from "./prp.ts";
+import { motionAttention, prpTarget, prpViews } from "./prp.ts";
 
 export const kernels = {
   clipIndices,
@@ -14,4 +14,5 @@ export const kernels = {
   normalize,
   prpTarget,
   motionAttention,
+  prpViews,
 };

@@ -95,8 +95,8 @@ export interface MotionAttentionInput {
   rate: number;
   mode: "dpau" | "ones";
   /** Pooling window and stride (28 and 7 at 112×112). */
-  patch?: number;
-  poolStride?: number;
+  patch?: number | undefined;
+  poolStride?: number | undefined;
 }
 
 /** Bilinear resize of one channel plane (align_corners = false, edges clamped), as torch's interpolate. */
@@ -193,4 +193,25 @@ export function motionAttention(input: MotionAttentionInput): { weight: Float32A
     for (let j = 0; j < perChunk; j++) weight.set(full, (k * perChunk + j) * frame);
   }
   return { weight, shape: [32, h, w, c] };
+}
+
+/**
+ * Everything PRP trains on, from the dense span in one kernel (the span is read once): the encoder clip (every s-th
+ * frame, uint8), the 32-frame target and flags, and the motion weight.
+ */
+export function prpViews(input: MotionAttentionInput): {
+  clip: Uint8Array;
+  clipShape: [number, number, number, number];
+  target: Float32Array;
+  flags: Float32Array;
+  weight: Float32Array;
+  targetShape: [number, number, number, number];
+} {
+  const [t, h, w, c] = input.shape;
+  const frame = h * w * c;
+  const clip = new Uint8Array((t / input.rate) * frame);
+  for (let k = 0; k < t / input.rate; k++) clip.set(input.dense.subarray(k * input.rate * frame, (k * input.rate + 1) * frame), k * frame);
+  const { target, flags, shape } = prpTarget({ dense: input.dense, shape: input.shape, rate: input.rate });
+  const { weight } = motionAttention(input);
+  return { clip, clipShape: [t / input.rate, h, w, c], target, flags, weight, targetShape: shape };
 }

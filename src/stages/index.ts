@@ -6,15 +6,16 @@ import { compileSpec, createRegistry, parseSpec, specJsonSchema, type PipelineSp
 import type { AnyStageFactory } from "../core/stage.ts";
 import { batch } from "./batch.ts";
 import { decode } from "./decode.ts";
+import { dilatedSample } from "./dilatedSample.ts";
 import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
 import { shards } from "./shards.ts";
 import { shuffle } from "./shuffle.ts";
 import { videos } from "./videos.ts";
 
-export { batch, decode, listSource, normalize, shards, shuffle, videos };
+export { batch, decode, dilatedSample, listSource, normalize, shards, shuffle, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, shuffle, batch, normalize] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, shuffle, batch, normalize] as unknown as AnyStageFactory[];
 
 export const registry = createRegistry(builtinStages);
 

@@ -2,13 +2,14 @@
  * Everything a worker can run, by name: the pure kernels plus the I/O tasks that must run next to them (decoding
  * with in-process libav, one decoder thread per worker). `ctx.cpu.run(name, input)` is typed from this table.
  */
-import { decodeClips } from "../io/decodeClips.ts";
+import { decodeClips, decodeDilated } from "../io/decodeClips.ts";
 import { kernels } from "../kernels/index.ts";
 import { probeVideo } from "../io/probe.ts";
 
 export const tasks = {
   ...kernels,
   decodeClips,
+  decodeDilated,
   probeVideo,
 };
 

@@ -1,0 +1,65 @@
+/**
+ * PRP's sample (Yao et al., CVPR 2020; METHODS.md §1): draws a playback rate s (label = its index) and a start,
+ * decodes the 16·s-frame span once (resized to 128×171 and centre-cropped to 112 by default, pixels later in [0, 1]),
+ * and emits the encoder clip (view `rgb`, every s-th frame), the 32-frame slow-motion target (view `target`, float
+ * [0, 1]) with its real-frame `flags`, and the motion weight (view `motion`, DPAU or all ones). Videos too short for
+ * the drawn rate: `shortVideo` "error" (TooShort, dead-lettered by the default policy; the reference instead swaps in
+ * another random video) or "lowerRate".
+ */
+import { z } from "zod";
+import { defineStage } from "../core/stage.ts";
+import type { Sample, VideoRef } from "../core/types.ts";
+
+export const dilatedSample = defineStage({
+  name: "dilatedSample",
+  in: "video",
+  out: "sample",
+  usesCpu: true,
+  defaults: { concurrency: 2, onError: "skip", timeoutMs: 60_000 },
+  example: { rates: [1, 2], shortVideo: "lowerRate", width: 40, height: 32, crop: [28, 28], patch: 7, poolStride: 2 },
+  config: z.object({
+    rates: z.array(z.int().min(1)).min(1).default([1, 2, 4, 8]),
+    clipFrames: z.literal(16).default(16),
+    shortVideo: z.enum(["error", "lowerRate"]).default("error"),
+    width: z.int().min(1).default(171),
+    height: z.int().min(1).default(128),
+    crop: z.tuple([z.int().min(1), z.int().min(1)]).default([112, 112]),
+    motion: z.enum(["dpau", "ones"]).default("dpau"),
+    /** Pooling window / stride of the motion map (default scales 28 / 7 at 112 px with the crop). */
+    patch: z.int().min(1).optional(),
+    poolStride: z.int().min(1).optional(),
+  }),
+  create: (config) => ({
+    kind: "map",
+    map: async (video: VideoRef, ctx): Promise<Sample> => {
+      const { dense, plan, info } = await ctx.cpu.run(
+        "decodeDilated",
+        {
+          uri: video.uri,
+          seed: ctx.rng.uint32(),
+          plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo },
+          geometry: { width: config.width, height: config.height, crop: config.crop },
+        },
+        { signal: ctx.signal },
+      );
+      const views = await ctx.cpu.run(
+        "prpViews",
+        { dense: dense.data, shape: dense.shape, rate: plan.rate, mode: config.motion, patch: config.patch, poolStride: config.poolStride },
+        { signal: ctx.signal },
+      );
+      const base = { layout: "THWC" as const, videoId: video.id, fps: info.fps };
+      return {
+        key: video.id,
+        videoId: video.id,
+        uri: video.uri,
+        views: {
+          rgb: { ...base, data: views.clip, shape: views.clipShape, indices: plan.encoder },
+          target: { ...base, data: views.target, shape: views.targetShape, indices: plan.dense },
+          motion: { ...base, data: views.weight, shape: views.targetShape, indices: plan.dense },
+        },
+        targets: { rate: plan.label, flags: views.flags, ...(video.label === undefined ? {} : { label: video.label }) },
+        meta: { rate: plan.rate, start: plan.start },
+      };
+    },
+  }),
+});

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { lastValueFrom, of, toArray } from "rxjs";
+import { DeadLetterSink } from "../../src/core/deadLetter.ts";
+import { listFolder } from "../../src/io/datasets.ts";
+import { dilatedSample } from "../../src/stages/dilatedSample.ts";
+import { testContext } from "../helpers/context.ts";
+import { tinyActions } from "../helpers/videoFixtures.ts";
+
+test("dilatedSample on real videos: encoder clip, target with flags and motion weight, aligned", async () => {
+  const videos = listFolder(await tinyActions()).videos.slice(0, 3);
+  const stage = dilatedSample({ rates: [1], width: 40, height: 32, crop: [28, 28], patch: 7, poolStride: 2 });
+  const samples = await lastValueFrom(of(...videos).pipe(stage.apply(testContext({ seed: 4 })), toArray()));
+  assert.equal(samples.length, 3);
+  for (const sample of samples) {
+    const { rgb, target, motion } = sample.views;
+    assert.ok(rgb && target && motion);
+    assert.deepEqual(rgb.shape, [16, 28, 28, 3]);
+    assert.deepEqual(target.shape, [32, 28, 28, 3]);
+    assert.deepEqual(motion.shape, [32, 28, 28, 3]);
+    assert.equal(sample.targets.rate, 0);
+    assert.deepEqual([...(sample.targets.flags as Float32Array)], Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 1 : 0)));
+    const frame = 28 * 28 * 3;
+    for (let k = 0; k < 16; k++) {
+      for (let i = 0; i < frame; i += 97) assert.ok(Math.abs((target.data[2 * k * frame + i] as number) - (rgb.data[k * frame + i] as number) / 255) < 1e-6);
+    }
+    assert.ok((motion.data as Float32Array).every((v) => v >= 0.8 - 1e-6 && v <= 2 + 1e-6));
+    assert.deepEqual(rgb.indices, Array.from({ length: 16 }, (_, k) => (sample.meta.start as number) + k));
+  }
+});
+
+test("a rate the video is too short for is a TooShort dead letter (or a lower rate when asked)", async () => {
+  const videos = listFolder(await tinyActions()).videos.slice(0, 2); // 30 frames: rate 2 needs 33
+  const deadLetters = new DeadLetterSink();
+  const ctx = { ...testContext(), deadLetters };
+  const strict = await lastValueFrom(of(...videos).pipe(dilatedSample({ rates: [2], width: 40, height: 32, crop: [28, 28] }).apply(ctx), toArray()));
+  assert.equal(strict.length, 0);
+  assert.deepEqual(deadLetters.records.map((r) => [r.error, r.message]), videos.map(() => ["TooShort", "rate 2 needs 33 frames, the video has 30"]));
+  const lenient = await lastValueFrom(of(...videos).pipe(dilatedSample({ rates: [1, 2], shortVideo: "lowerRate", width: 40, height: 32, crop: [28, 28] }).apply(testContext()), toArray()));
+  assert.ok(lenient.every((s) => s.meta.rate === 1));
+});
