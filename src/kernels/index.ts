@@ -7,6 +7,7 @@ import { clipIndices } from "./clipIndices.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
+import { tca } from "./vtdl.ts";
 
 export const kernels = {
   clipIndices,
@@ -15,4 +16,5 @@ export const kernels = {
   prpTarget,
   motionAttention,
   prpViews,
+  tca,
 };
