@@ -6,6 +6,7 @@
 import { ClipflowError } from "../core/errors.ts";
 import { clipIndices, type ClipSamplerConfig } from "../kernels/clipIndices.ts";
 import { dilatedPlan, type DilatedInput, type DilatedPlan } from "../kernels/prp.ts";
+import { tripletPlan, type TripletInput, type TripletPlan } from "../kernels/vtdl.ts";
 import { decodeLibav } from "./decoders/libav.ts";
 import type { DecodeLimits, Geometry, VideoInfo } from "./decoders/types.ts";
 
@@ -48,32 +49,57 @@ export function assembleClips(frames: { data: Uint8Array; shape: [number, number
   });
 }
 
-export function decodeClips(input: DecodeClipsInput): DecodeClipsOutput {
-  let plans: number[][] = [];
-  const frames = decodeLibav(
-    { uri: input.uri, indices: [], geometry: input.geometry, format: input.format, limits: input.limits },
-    (info) => {
-      plans = clipIndices({ frameCount: info.frames, sourceFps: info.fps, config: input.sampler, seed: input.seed });
-      return plans.flat();
-    },
-  );
-  return { clips: assembleClips(frames, plans), info: frames.info };
+/** Where to decode from and how; the frames come from a plan drawn once the stream's frame count is known. */
+interface DecodeTarget {
+  uri: string;
+  geometry?: Geometry | undefined;
+  format?: "rgb24" | "gray" | undefined;
+  limits?: Partial<DecodeLimits> | undefined;
 }
 
-export interface DecodeDilatedInput {
-  uri: string;
+/** Opens the video once, lets `plan` pick clips (lists of indices) from its facts, decodes their union in one pass. */
+function decodePlanned<P>(target: DecodeTarget, plan: (info: VideoInfo) => { clips: number[][]; result: P }): { clips: DecodedClip[]; result: P; info: VideoInfo } {
+  let planned: { clips: number[][]; result: P } | undefined;
+  const frames = decodeLibav({ uri: target.uri, indices: [], geometry: target.geometry, format: target.format, limits: target.limits }, (info) => {
+    planned = plan(info);
+    return planned.clips.flat();
+  });
+  const done = planned as { clips: number[][]; result: P };
+  return { clips: assembleClips(frames, done.clips), result: done.result, info: frames.info };
+}
+
+export function decodeClips(input: DecodeClipsInput): DecodeClipsOutput {
+  const { clips, info } = decodePlanned(input, (info) => ({
+    clips: clipIndices({ frameCount: info.frames, sourceFps: info.fps, config: input.sampler, seed: input.seed }),
+    result: undefined,
+  }));
+  return { clips, info };
+}
+
+export interface DecodeDilatedInput extends DecodeTarget {
   plan: Omit<DilatedInput, "frameCount" | "seed">;
   seed: number;
-  geometry?: Geometry | undefined;
-  limits?: Partial<DecodeLimits> | undefined;
 }
 
 /** PRP's dilated sampling in one pass: draws the rate and start from the frame count, decodes the dense 16·s span. */
 export function decodeDilated(input: DecodeDilatedInput): { dense: DecodedClip; plan: DilatedPlan; info: VideoInfo } {
-  let plan: DilatedPlan | undefined;
-  const frames = decodeLibav({ uri: input.uri, indices: [], geometry: input.geometry, limits: input.limits }, (info) => {
-    plan = dilatedPlan({ ...input.plan, frameCount: info.frames, seed: input.seed });
-    return plan.dense;
+  const { clips, result, info } = decodePlanned(input, (info) => {
+    const plan = dilatedPlan({ ...input.plan, frameCount: info.frames, seed: input.seed });
+    return { clips: [plan.dense], result: plan };
   });
-  return { dense: { data: frames.data, shape: frames.shape, indices: frames.indices, pts: frames.pts }, plan: plan as DilatedPlan, info: frames.info };
+  return { dense: clips[0] as DecodedClip, plan: result, info };
+}
+
+export interface DecodeTripletInput extends DecodeTarget {
+  plan: Omit<TripletInput, "frameCount" | "seed">;
+  seed: number;
+}
+
+/** VTDL's temporal triplet in one pass: the anchor interval (shared with the positive) and the negative's. */
+export function decodeTriplet(input: DecodeTripletInput): { anchor: DecodedClip; negative: DecodedClip; plan: TripletPlan; info: VideoInfo } {
+  const { clips, result, info } = decodePlanned(input, (info) => {
+    const plan = tripletPlan({ ...input.plan, frameCount: info.frames, seed: input.seed });
+    return { clips: [plan.anchor, plan.negative], result: plan };
+  });
+  return { anchor: clips[0] as DecodedClip, negative: clips[1] as DecodedClip, plan: result, info };
 }

@@ -2,7 +2,7 @@
  * Everything a worker can run, by name: the pure kernels plus the I/O tasks that must run next to them (decoding
  * with in-process libav, one decoder thread per worker). `ctx.cpu.run(name, input)` is typed from this table.
  */
-import { decodeClips, decodeDilated } from "../io/decodeClips.ts";
+import { decodeClips, decodeDilated, decodeTriplet } from "../io/decodeClips.ts";
 import { kernels } from "../kernels/index.ts";
 import { probeVideo } from "../io/probe.ts";
 
@@ -10,6 +10,7 @@ export const tasks = {
   ...kernels,
   decodeClips,
   decodeDilated,
+  decodeTriplet,
   probeVideo,
 };
 
