@@ -7,10 +7,12 @@ import { clipIndices } from "./clipIndices.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
+import { cropResize } from "./spatial.ts";
 import { tca } from "./vtdl.ts";
 
 export const kernels = {
   clipIndices,
+  cropResize,
   identity,
   normalize,
   prpTarget,

@@ -11,13 +11,14 @@ import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
 import { shards } from "./shards.ts";
 import { shuffle } from "./shuffle.ts";
+import { spatialAugment } from "./spatialAugment.ts";
 import { tca } from "./tca.ts";
 import { temporalTriplet } from "./temporalTriplet.ts";
 import { videos } from "./videos.ts";
 
-export { batch, decode, dilatedSample, listSource, normalize, shards, shuffle, tca, temporalTriplet, videos };
+export { batch, decode, dilatedSample, listSource, normalize, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, spatialAugment, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
 export const registry = createRegistry(builtinStages);
 
