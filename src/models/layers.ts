@@ -1,0 +1,83 @@
+/**
+ * Layers as closures over a ParamStore: `const f = conv3dBnRelu(store, "conv1", {...}); y = f(x, training)`. Creating a
+ * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { batchNorm, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
+import { kaimingOut, torchDefault, type ParamStore } from "./params.ts";
+
+export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
+
+export interface ConvOptions {
+  cin: number;
+  cout: number;
+  kernel: Triple;
+  stride?: Triple;
+  pad?: Triple;
+  bias?: boolean;
+  group?: string;
+}
+
+export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): Layer {
+  const [kt, kh, kw] = o.kernel;
+  const weight = store.param(`${name}.weight`, [kh, kw, kt, o.cin, o.cout], kaimingOut(o.cout * kt * kh * kw), o.group);
+  const bias = o.bias === true ? store.param(`${name}.bias`, [o.cout], { kind: "constant", value: 0 }, o.group) : undefined;
+  const stride = o.stride ?? [1, 1, 1];
+  const pad = o.pad ?? [0, 0, 0];
+  return (x) => {
+    const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad);
+    return bias === undefined ? y : (tf.add(y, bias) as tf.Tensor5D);
+  };
+}
+
+/**
+ * BatchNorm3d (PyTorch semantics): batch statistics in training, running statistics (momentum 0.1, unbiased variance)
+ * otherwise; gamma 1, beta 0 at start.
+ */
+export function batchNormLayer(store: ParamStore, name: string, channels: number, group?: string): Layer {
+  const gamma = store.param(`${name}.weight`, [channels], { kind: "constant", value: 1 }, group);
+  const beta = store.param(`${name}.bias`, [channels], { kind: "constant", value: 0 }, group);
+  const runningMean = store.buffer(`${name}.running_mean`, [channels], 0);
+  const runningVar = store.buffer(`${name}.running_var`, [channels], 1);
+  return (x, training) => {
+    if (!training) return batchNorm(x, gamma, beta, { mean: runningMean, variance: runningVar }) as tf.Tensor5D;
+    // Column means as a [1, M] × [M, C] product on a rank-2 view: reductions over leading axes of a rank-5 tensor
+    // transpose the whole activation on wasm.
+    const rows = x.size / channels;
+    const flat = x.reshape([rows, channels]);
+    const averager = tf.fill([1, rows], 1 / rows);
+    const mean = tf.matMul(averager, flat);
+    const centered = tf.sub(flat, mean);
+    const variance = tf.matMul(averager, tf.square(centered));
+    tf.tidy(() => {
+      runningMean.assign(tf.add(tf.mul(runningMean, 0.9), tf.mul(mean.reshape([channels]), 0.1)));
+      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance.reshape([channels]), 0.1 * (rows / Math.max(1, rows - 1)))));
+    });
+    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta).reshape(x.shape) as tf.Tensor5D;
+  };
+}
+
+/** conv → BN → ReLU, the unit of C3D-BN and of the PRP heads (conv without bias: BN supplies it). */
+export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): Layer {
+  const conv = conv3dLayer(store, `${name}.conv`, { ...o, bias: false });
+  const bn = batchNormLayer(store, `${name}.bn`, o.cout, o.group);
+  return (x, training) => tf.relu(bn(conv(x, training), training));
+}
+
+/** ConvTranspose3d(cin, cout, kernel 2, stride 2) with bias, PyTorch's default initialisation. */
+export function convTranspose2Layer(store: ParamStore, name: string, cin: number, cout: number, group?: string): Layer {
+  const weight = store.param(`${name}.weight`, [2, 2, 2, cin, cout], torchDefault(cout * 8), group);
+  const bias = store.param(`${name}.bias`, [cout], torchDefault(cout * 8), group);
+  return (x) => tf.add(convTranspose3dStride2(x, weight as tf.Tensor as tf.Tensor5D), bias) as tf.Tensor5D;
+}
+
+/** Fully connected layer on [N, C] with PyTorch's default initialisation. */
+export function linearLayer(store: ParamStore, name: string, cin: number, cout: number, group?: string): (x: tf.Tensor2D) => tf.Tensor2D {
+  const weight = store.param(`${name}.weight`, [cin, cout], torchDefault(cin), group);
+  const bias = store.param(`${name}.bias`, [cout], torchDefault(cin), group);
+  return (x) => tf.add(tf.matMul(x, weight), bias) as tf.Tensor2D;
+}
+
+export function sequential(...layers: Layer[]): Layer {
+  return (x, training) => layers.reduce((y, layer) => layer(y, training), x);
+}

@@ -1,0 +1,194 @@
+/**
+ * Tensor ops the backbones are built from, channel-last (NDHWC). On the wasm and cpu backends tf.conv3d is a naive
+ * kernel (0.6 GFLOP/s measured here, against 35 for XNNPACK's conv2d) and Conv2DBackpropFilter does not exist on wasm,
+ * so every 3D convolution is expressed as ONE 2D convolution: the kt temporal taps are folded into the channel axis
+ * ([N,T,H,W,C] → [N·T', H, W, kt·C] with the filter reshaped to [kh, kw, kt·C, Cout]). The 2D convolution has a custom
+ * gradient in which both the input and the filter gradients are themselves forward convolutions (XNNPACK speed; the
+ * stock Conv2DBackpropInput on wasm runs at 3 GFLOP/s). On tfjs-node the native conv3d is used instead.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { activeBackend } from "./backend.ts";
+
+export type Triple = [number, number, number];
+
+type CustomGrad = Parameters<typeof tf.customGrad>[0];
+
+/** Inserts s−1 zeros between elements along axes 1 and 2 of an NHWC tensor (the "dilated" gradient of a strided conv). */
+function dilateSpatial(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const spread = tf.pad(dy.reshape([n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return spread.reshape([n, h * sh, w * sw, c]).slice([0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+}
+
+/**
+ * Unpadded 2D convolution y = x ⋆ w with stride (sh, sw), whose gradients are forward convolutions:
+ * dx = (dilated dy, zero-padded by k−1) ⋆ (w flipped in space, in/out swapped); dw = xᵀ ⋆ dyᵀ with dilation = stride
+ * (batch and channels swap roles), cropped to the kernel size.
+ */
+export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.Tensor4D {
+  const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x4 = xIn as tf.Tensor4D;
+    const w4 = wIn as tf.Tensor4D;
+    save([x4, w4]);
+    const value = tf.conv2d(x4, w4, [sh, sw], "valid");
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dy4 = dy as tf.Tensor4D;
+        const [n, hp, wp, cin] = xs.shape;
+        const [kh, kw, , cout] = ws.shape;
+        const [, ho, wo] = dy4.shape;
+        const spread = dilateSpatial(dy4, sh, sw);
+        const extraH = hp - ((ho - 1) * sh + kh);
+        const extraW = wp - ((wo - 1) * sw + kw);
+        const padded = tf.pad(spread, [[0, 0], [kh - 1, kh - 1 + extraH], [kw - 1, kw - 1 + extraW], [0, 0]]);
+        const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]);
+        const dx = tf.conv2d(padded, flipped as tf.Tensor4D, 1, "valid");
+        const xT = tf.transpose(xs, [3, 1, 2, 0]);
+        const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
+        const full = tf.conv2d(xT as tf.Tensor4D, dyT as tf.Tensor4D, 1, "valid", "NHWC", [sh, sw]);
+        const dw = tf.transpose(full.slice([0, 0, 0, 0], [cin, kh, kw, cout]), [1, 2, 0, 3]);
+        void n;
+        return [dx, dw];
+      },
+    };
+  }) as unknown as CustomGrad);
+  return op(x, w) as tf.Tensor4D;
+}
+
+/**
+ * Frames offset, offset + s, ..., offset + (count−1)·s along axis 1 of a 5D tensor, returned as [N·count·H·W, C].
+ * Slices run on rank-3 views: wasm's slice (and concat's gradient, SplitV) take a slow generic path above rank 4
+ * (0.3 s for a 4×34×34×34×4 slice, against milliseconds at rank 3).
+ */
+function framesAsRows(x: tf.Tensor5D, offset: number, stride: number, count: number): tf.Tensor2D {
+  const [n, t, h, w, c] = x.shape;
+  const plane = h * w * c;
+  const flat = x.reshape([n, t, plane]);
+  let picked: tf.Tensor;
+  if (stride === 1) picked = flat.slice([0, offset, 0], [n, count, plane]);
+  else {
+    const span = Math.min(stride * count, t - offset);
+    let run = flat.slice([0, offset, 0], [n, span, plane]);
+    if (span < stride * count) run = tf.pad(run, [[0, 0], [0, stride * count - span], [0, 0]]);
+    picked = run.reshape([n * count, stride * plane]).slice([0, 0], [n * count, plane]);
+  }
+  return picked.reshape([n * count * h * w, c]);
+}
+
+/** The kt temporal taps folded into channels: [N·T'·H·W, kt·C] (rank-2 concat, whose gradient is a rank-2 split). */
+function foldTaps(x: tf.Tensor5D, kt: number, stride: number, count: number): tf.Tensor2D {
+  const taps = Array.from({ length: kt }, (_, dt) => framesAsRows(x, dt, stride, count));
+  return kt === 1 ? taps[0]! : (tf.concat(taps, 1) as tf.Tensor2D);
+}
+
+/** Zero padding of T, H and W on rank-4/3 views (the gradient of a rank-5 pad is a slow rank-5 slice on wasm). */
+export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
+  const [pt, ph, pw] = pad;
+  const [n, t, h, w, c] = x.shape;
+  let y: tf.Tensor = x;
+  if (ph > 0 || pw > 0) y = tf.pad(y.reshape([n * t, h, w, c]), [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+  const hp = h + 2 * ph;
+  const wp = w + 2 * pw;
+  if (pt > 0) y = tf.pad(y.reshape([n, t, hp * wp * c]), [[0, 0], [pt, pt], [0, 0]]);
+  return y.reshape([n, t + 2 * pt, hp, wp, c]);
+}
+
+/**
+ * 3D convolution, NDHWC input [N,T,H,W,Cin], filter in clipflow's folded layout [kh,kw,kt,Cin,Cout] (so that the
+ * wasm path needs no filter transpose: wasm's rank-5 transpose costs 0.35 s for a 512×512×27 filter), zero padding
+ * (pt,ph,pw) on both sides. Matches PyTorch's Conv3d (cross-correlation) up to float rounding.
+ */
+export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0]): tf.Tensor5D {
+  const [pt, ph, pw] = pad;
+  const [st, sh, sw] = stride;
+  const padded = pad3d(x, pad);
+  if (activeBackend().nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
+  const [n, tp, hp, wp, cin] = padded.shape;
+  const [kh, kw, kt, , cout] = w.shape;
+  const to = Math.floor((tp - kt) / st) + 1;
+  const rows = foldTaps(padded, kt, st, to);
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
+    return tf.matMul(rows, w.reshape([kt * cin, cout])).reshape([n, to, hp, wp, cout]);
+  }
+  const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw);
+  const [, ho, wo] = y.shape;
+  return y.reshape([n, to, ho, wo, cout]);
+}
+
+/**
+ * Max over non-overlapping windows of k along one axis of a tensor seen as [outer, count·k, inner] (floor mode), as an
+ * elementwise maximum of k strided slices: no transpose (tf.max over a middle axis transposes the whole tensor).
+ */
+function maxWindows(x: tf.Tensor, outer: number, length: number, k: number, inner: number): tf.Tensor {
+  const count = Math.floor(length / k);
+  const flat = x.reshape([outer, length, inner]);
+  const kept = count * k === length ? flat : flat.slice([0, 0, 0], [outer, count * k, inner]);
+  const windows = kept.reshape([outer, count, k * inner]);
+  let y: tf.Tensor = windows.slice([0, 0, 0], [outer, count, inner]);
+  for (let i = 1; i < k; i += 1) y = tf.maximum(y, windows.slice([0, 0, i * inner], [outer, count, inner]));
+  return y;
+}
+
+/**
+ * 2D max pooling (window = stride) on XNNPACK with a gradient of our own: wasm's MaxPoolGrad drops gradient when there
+ * are several channels. The gradient goes to every element equal to its window's maximum (PyTorch picks one; exact
+ * ties do not occur on real activations).
+ */
+function maxPool2d(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
+  const op = tf.customGrad(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x4 = xIn as tf.Tensor4D;
+    const y = tf.maxPool(x4, [kh, kw], [kh, kw], "valid");
+    save([x4, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [n, h, w, c] = xs.shape;
+        const [, ho, wo] = ys.shape;
+        const spread = (t: tf.Tensor) => t.reshape([n, ho, 1, wo, 1, c]).tile([1, 1, kh, 1, kw, 1]).reshape([n, ho * kh, wo * kw, c]);
+        const covered = xs.shape[1] === ho * kh && xs.shape[2] === wo * kw ? xs : xs.slice([0, 0, 0, 0], [n, ho * kh, wo * kw, c]);
+        const mask = tf.cast(tf.equal(covered, spread(ys)), "float32");
+        const dx = tf.mul(mask, spread(dy));
+        return h === ho * kh && w === wo * kw ? dx : tf.pad(dx, [[0, 0], [0, h - ho * kh], [0, w - wo * kw], [0, 0]]);
+      },
+    };
+  }) as unknown as CustomGrad);
+  return op(x) as tf.Tensor4D;
+}
+
+/** Max pooling with window = stride = (kt, kh, kw), PyTorch floor mode. */
+export function maxPool3d(x: tf.Tensor5D, window: Triple): tf.Tensor5D {
+  const [kt, kh, kw] = window;
+  let y = x;
+  if (kh > 1 || kw > 1) {
+    const [n, t, h, w, c] = y.shape;
+    const pooled = maxPool2d(y.reshape([n * t, h, w, c]), kh, kw);
+    y = pooled.reshape([n, t, pooled.shape[1], pooled.shape[2], c]);
+  }
+  if (kt > 1) {
+    const [n, t, h, w, c] = y.shape;
+    y = maxWindows(y, n, t, kt, h * w * c).reshape([n, Math.floor(t / kt), h, w, c]);
+  }
+  return y;
+}
+
+/**
+ * ConvTranspose3d with kernel = stride = (2,2,2) and no padding (PRP's decoder): the 8 output positions of each input
+ * voxel do not overlap, so it is one matMul [N·T·H·W, Cin] × [Cin, 8·Cout] and an interleave.
+ * Weight layout [2,2,2,Cin,Cout].
+ */
+export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tensor5D {
+  const [n, t, h, wd, cin] = x.shape;
+  const cout = w.shape[4];
+  const wm = tf.transpose(w, [3, 0, 1, 2, 4]).reshape([cin, 8 * cout]);
+  const y = tf.matMul(x.reshape([n * t * h * wd, cin]), wm).reshape([n, t, h, wd, 2, 2, 2, cout]);
+  return tf.transpose(y, [0, 1, 4, 2, 5, 3, 6, 7]).reshape([n, 2 * t, 2 * h, 2 * wd, cout]);
+}
+
+/** Batch normalisation over every axis but the last, with batch statistics (training) or the given running ones. */
+export function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, stats: { mean: tf.Tensor; variance: tf.Tensor }, eps = 1e-5): tf.Tensor {
+  return tf.add(tf.mul(tf.mul(tf.sub(x, stats.mean), tf.rsqrt(tf.add(stats.variance, eps))), gamma), beta);
+}

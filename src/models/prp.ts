@@ -1,0 +1,72 @@
+/**
+ * PRP's network and loss (Yao et al., CVPR 2020; METHODS.md §1): a shared 3D encoder with the playback-rate classifier
+ * and the slow-motion decoder; loss = motion-weighted reconstruction on real frames + λ·CE(rate). Batches come from the
+ * dilatedSample stage: views rgb [B,16,H,W,3] (uint8, scaled to [0,1]), target and motion [B,32,H,W,3] (float),
+ * targets rate [B] and flags [B,32].
+ */
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { Rng } from "../core/rng.ts";
+import type { Batch } from "../core/types.ts";
+import { crossEntropy, prpLoss } from "../losses/prp.ts";
+import { backboneConfig, createBackbone } from "./backbones.ts";
+import { globalAvgPool, prpClassifier, prpDecoder } from "./heads.ts";
+import { maxPool3d } from "./ops.ts";
+import { ParamStore } from "./params.ts";
+import { targetTensor, viewTensor, type Task } from "./task.ts";
+
+export const prpTaskConfig = z.object({
+  kind: z.literal("prp"),
+  backbone: backboneConfig.prefault({}),
+  /** Number of playback rates (the classifier's outputs). */
+  rates: z.int().min(2).default(4),
+  /** Weight of the rate cross-entropy (0.1 in PRP). */
+  lambda: z.number().min(0).default(0.1),
+  /** Train the decoder branch (false = rate classification only, PRP's ablation). */
+  reconstruction: z.boolean().default(true),
+});
+export type PrpTaskConfig = z.infer<typeof prpTaskConfig>;
+
+/** The PRP evaluation feature (VCOP protocol): encoder output → maxpool(1,2,2) → flatten. CoCLR's: pooled average. */
+export function clipFeatures(feature: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D {
+  if (protocol === "coclr") return globalAvgPool(feature);
+  const pooled = maxPool3d(feature, [1, 2, 2]);
+  return pooled.reshape([pooled.shape[0], -1]) as tf.Tensor2D;
+}
+
+export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
+  const store = new ParamStore(rng);
+  const backbone = createBackbone(store, config.backbone);
+  const classify = prpClassifier(store, backbone.channels, config.rates);
+  const decode = config.reconstruction ? prpDecoder(store, backbone.channels) : undefined;
+  return {
+    kind: "prp",
+    store,
+    loss(batch: Batch) {
+      const x = viewTensor(batch, "rgb");
+      const feature = backbone.forward(x, true);
+      const logits = classify(feature, true);
+      const labels = targetTensor(batch, "rate", "int32") as tf.Tensor1D;
+      if (decode === undefined) {
+        const classification = crossEntropy(logits, labels);
+        return { loss: classification, terms: { classification } };
+      }
+      return prpLoss({
+        reconstruction: decode(feature, true),
+        target: viewTensor(batch, "target"),
+        weight: viewTensor(batch, "motion"),
+        flags: targetTensor(batch, "flags") as tf.Tensor2D,
+        logits,
+        labels,
+        lambda: config.lambda,
+      });
+    },
+    features(clips, protocol) {
+      return clipFeatures(backbone.forward(clips, false), protocol);
+    },
+    stateTensors: () => new Map(),
+    stateScalars: () => ({}),
+    restoreScalars: () => undefined,
+    dispose: () => store.dispose(),
+  };
+}

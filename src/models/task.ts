@@ -1,0 +1,72 @@
+/**
+ * A task = a network + the loss of one pretext (PRP, VTDL, ...): everything the train step needs besides the optimiser.
+ * Tasks own their tensors (parameters, buffers, memory queues, momentum encoders) and dispose them; only plain
+ * numbers leave `step`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Batch, Stacked } from "../core/types.ts";
+import { ClipflowError } from "../core/errors.ts";
+import type { LossTerms } from "../losses/prp.ts";
+import type { ParamStore } from "./params.ts";
+
+export interface Task {
+  readonly kind: string;
+  readonly store: ParamStore;
+  /** Forward pass and loss for a (micro-)batch; runs inside the gradient tape. */
+  loss(batch: Batch): LossTerms;
+  /** After each optimiser step (EMA updates, enqueueing keys); inside a tidy. */
+  afterStep?(): void;
+  /** Clip features for evaluation, [N, D]; no gradient, eval-mode BN. */
+  features(clips: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D;
+  /** Extra tensors saved in checkpoints (queues, momentum encoders), by name. */
+  stateTensors(): Map<string, tf.Variable>;
+  /** Extra scalars saved in checkpoints (queue pointers ...). */
+  stateScalars(): Record<string, number>;
+  restoreScalars(values: Record<string, number>): void;
+  dispose(): void;
+}
+
+/** A batch view as a float tensor: uint8 pixels scaled to [0, 1], float views as they are. */
+export function viewTensor(batch: Batch, name: string): tf.Tensor5D {
+  const view = requireView(batch.views, name, "views");
+  if (view.shape.length !== 5) throw new ClipflowError("StageError", `view "${name}" has shape ${view.shape.join("×")}, expected [B, T, H, W, C]`, { stage: "train", field: `views.${name}` });
+  const shape = view.shape as [number, number, number, number, number];
+  if (view.data instanceof Uint8Array) return tf.tidy(() => tf.div(tf.tensor(view.data, shape, "int32"), 255)) as tf.Tensor5D;
+  return tf.tensor(view.data, shape) as tf.Tensor5D;
+}
+
+export function targetTensor(batch: Batch, name: string, dtype: "float32" | "int32" = "float32"): tf.Tensor {
+  const target = requireView(batch.targets, name, "targets");
+  const data = dtype === "int32" ? Int32Array.from(target.data) : target.data;
+  return tf.tensor(data, target.shape, dtype);
+}
+
+function requireView(record: Record<string, Stacked>, name: string, where: string): Stacked {
+  const value = record[name];
+  if (value === undefined) {
+    throw new ClipflowError("StageError", `the batch has no ${where === "views" ? "view" : "target"} "${name}" (has: ${Object.keys(record).join(", ") || "none"})`, { stage: "train", field: `${where}.${name}` });
+  }
+  return value;
+}
+
+/** Splits a batch into micro-batches of at most `size` samples (gradient accumulation under the wasm heap limit). */
+export function splitBatch(batch: Batch, size: number): Batch[] {
+  const total = batch.keys.length;
+  if (size >= total) return [batch];
+  const parts: Batch[] = [];
+  for (let start = 0; start < total; start += size) {
+    const end = Math.min(total, start + size);
+    const cut = (stacked: Stacked): Stacked => {
+      const per = stacked.data.length / total;
+      return { ...stacked, data: stacked.data.subarray(start * per, end * per), shape: [end - start, ...stacked.shape.slice(1)] };
+    };
+    parts.push({
+      keys: batch.keys.slice(start, end),
+      videoIds: batch.videoIds.slice(start, end),
+      views: Object.fromEntries(Object.entries(batch.views).map(([k, v]) => [k, cut(v)])),
+      targets: Object.fromEntries(Object.entries(batch.targets).map(([k, v]) => [k, cut(v)])),
+      meta: batch.meta.slice(start, end),
+    });
+  }
+  return parts;
+}
