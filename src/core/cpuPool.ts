@@ -76,9 +76,35 @@ export function piscinaPool(options: PiscinaPoolOptions = {}): CpuPool {
     threads,
     async run(kernel, input, runOptions) {
       if (closing) throw new ClipflowError("Cancelled", `kernel ${kernel}: the pool is closed`);
+      const signal = runOptions?.signal;
+      if (signal?.aborted) throw kernelError(kernel, signal.reason ?? new DOMException("aborted", "AbortError"));
+      // The signal is NOT given to piscina: on abort piscina terminates the worker thread, and terminating a thread
+      // inside a synchronous native call (libav via node-av) aborts the whole process (napi_throw FATAL ERROR). An
+      // aborted task is abandoned instead: the caller is released at once, the worker finishes its (time-limited)
+      // task and is reused.
+      const task = pool.run({ kernel, input }, { transferList: transferablesOf(input) });
       let result: unknown;
       try {
-        result = await pool.run({ kernel, input }, { transferList: transferablesOf(input), signal: runOptions?.signal ?? null });
+        result =
+          signal === undefined
+            ? await task
+            : await new Promise((resolve, reject) => {
+                const onAbort = () => {
+                  task.catch(() => undefined);
+                  reject(new ClipflowError("Cancelled", `kernel ${kernel} cancelled`, { cause: signal.reason }));
+                };
+                signal.addEventListener("abort", onAbort, { once: true });
+                task.then(
+                  (value) => {
+                    signal.removeEventListener("abort", onAbort);
+                    resolve(value);
+                  },
+                  (error: unknown) => {
+                    signal.removeEventListener("abort", onAbort);
+                    reject(error);
+                  },
+                );
+              });
       } catch (error) {
         throw kernelError(kernel, error);
       }

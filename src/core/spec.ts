@@ -15,6 +15,8 @@ export interface PipelineSpec {
   seed: number;
   maxInFlight: number;
   stages: StageSpecRecord[];
+  /** The model-step section of a pretraining spec (validated by the registry's `sections`; typed where it is used). */
+  train?: unknown;
 }
 
 export interface StageRegistry {
@@ -22,7 +24,11 @@ export interface StageRegistry {
   readonly schema: z.ZodType<PipelineSpec>;
 }
 
-export function createRegistry(factories: readonly AnyStageFactory[]): StageRegistry {
+/**
+ * A registry of stages; `sections` adds top-level spec sections beyond the stages (e.g. `train`, whose schema lives
+ * with the model step so that core does not depend on it).
+ */
+export function createRegistry(factories: readonly AnyStageFactory[], sections: Record<string, z.ZodType> = {}): StageRegistry {
   const byName = new Map<string, AnyStageFactory>();
   for (const factory of factories) {
     const name = factory.definition.name;
@@ -40,6 +46,7 @@ export function createRegistry(factories: readonly AnyStageFactory[]): StageRegi
     seed: z.int().default(0),
     maxInFlight: z.int().min(1).default(32),
     stages: z.array(stageSchema).min(1),
+    ...sections,
   }) as unknown as z.ZodType<PipelineSpec>;
   return { factories: byName, schema };
 }

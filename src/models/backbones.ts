@@ -8,19 +8,10 @@
  * For 16×112×112 at width 1 all three give 512×2×7×7 (as [N, 2, 7, 7, 512]).
  */
 import * as tf from "@tensorflow/tfjs";
-import { z } from "zod";
 import { batchNormLayer, conv3dBnRelu, conv3dLayer, sequential, type Layer } from "./layers.ts";
 import { maxPool3d, type Triple } from "./ops.ts";
 import type { ParamStore } from "./params.ts";
-
-export const backboneConfig = z.object({
-  name: z.enum(["c3d", "r3d", "r2plus1d"]).default("r2plus1d"),
-  /** Channel width multiplier (1 = the published widths 64…512). */
-  width: z.number().positive().max(4).default(1),
-  /** Residual blocks per stage (r3d / r2plus1d): 1 = PRP's 10-layer variants, 2 = the 18-layer ones. */
-  blocks: z.int().min(1).max(4).default(1),
-});
-export type BackboneConfig = z.infer<typeof backboneConfig>;
+import type { BackboneConfig } from "./config.ts";
 
 export interface Backbone {
   forward: Layer;

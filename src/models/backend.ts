@@ -26,6 +26,7 @@ async function tryNative(pkg: string): Promise<string | undefined> {
     await import(/* @vite-ignore */ pkg);
     return undefined;
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") return "not installed";
     return error instanceof Error ? error.message.split("\n")[0] : String(error);
   }
 }
@@ -41,7 +42,7 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
       const pkg = candidate === "gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
       const failure = await tryNative(pkg);
       if (failure !== undefined) {
-        reasons.push(`${pkg}: not usable (${failure})`);
+        reasons.push(`${pkg}: ${failure === "not installed" ? failure : `not usable (${failure})`}`);
         continue;
       }
       if (await tf.setBackend("tensorflow")) {

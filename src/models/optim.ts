@@ -6,35 +6,9 @@
  * 10×), 0 freezes a group (TSP's stem). State (momentum buffers, Adam moments, step) is named for checkpoints.
  */
 import * as tf from "@tensorflow/tfjs";
-import { z } from "zod";
 import { ClipflowError } from "../core/errors.ts";
 import type { ParamStore } from "./params.ts";
-
-export const optimizerConfig = z.object({
-  kind: z.enum(["sgd", "adam"]).default("sgd"),
-  lr: z.number().positive().default(0.01),
-  momentum: z.number().min(0).max(1).default(0.9),
-  weightDecay: z.number().min(0).default(5e-4),
-  betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.999]),
-  eps: z.number().positive().default(1e-8),
-  decoupled: z.boolean().default(false),
-  /** Learning-rate multiplier per parameter group; 0 freezes the group. */
-  groups: z.record(z.string(), z.number().min(0)).default({}),
-});
-export type OptimizerConfig = z.infer<typeof optimizerConfig>;
-
-export const scheduleConfig = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("constant") }),
-  z.object({ kind: z.literal("multiStep"), milestones: z.array(z.int().min(0)), gamma: z.number().positive().default(0.1), warmup: z.int().min(0).default(0) }),
-  z.object({
-    kind: z.literal("plateau"),
-    patience: z.int().min(0).default(50),
-    factor: z.number().positive().max(1).default(0.1),
-    minLr: z.number().min(0).default(1e-7),
-    threshold: z.number().min(0).default(1e-4),
-  }),
-]);
-export type ScheduleConfig = z.infer<typeof scheduleConfig>;
+import type { OptimizerConfig, ScheduleConfig } from "./config.ts";
 
 export class Optimizer {
   private readonly slots = new Map<string, tf.Variable[]>();

@@ -5,27 +5,15 @@
  * targets rate [B] and flags [B,32].
  */
 import * as tf from "@tensorflow/tfjs";
-import { z } from "zod";
 import type { Rng } from "../core/rng.ts";
 import type { Batch } from "../core/types.ts";
 import { crossEntropy, prpLoss } from "../losses/prp.ts";
-import { backboneConfig, createBackbone } from "./backbones.ts";
+import { createBackbone } from "./backbones.ts";
+import type { PrpTaskConfig } from "./config.ts";
 import { globalAvgPool, prpClassifier, prpDecoder } from "./heads.ts";
 import { maxPool3d } from "./ops.ts";
 import { ParamStore } from "./params.ts";
 import { targetTensor, viewTensor, type Task } from "./task.ts";
-
-export const prpTaskConfig = z.object({
-  kind: z.literal("prp"),
-  backbone: backboneConfig.prefault({}),
-  /** Number of playback rates (the classifier's outputs). */
-  rates: z.int().min(2).default(4),
-  /** Weight of the rate cross-entropy (0.1 in PRP). */
-  lambda: z.number().min(0).default(0.1),
-  /** Train the decoder branch (false = rate classification only, PRP's ablation). */
-  reconstruction: z.boolean().default(true),
-});
-export type PrpTaskConfig = z.infer<typeof prpTaskConfig>;
 
 /** The PRP evaluation feature (VCOP protocol): encoder output → maxpool(1,2,2) → flatten. CoCLR's: pooled average. */
 export function clipFeatures(feature: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D {

@@ -2,6 +2,7 @@
  * Every built-in stage, and the registry the spec compiler, `clipflow schema` and the CLI use. Adding a stage = one
  * file in this folder exporting a `defineStage(...)` factory, plus one line here.
  */
+import { trainSection } from "../models/config.ts";
 import { compileSpec, createRegistry, parseSpec, specJsonSchema, type PipelineSpec } from "../core/spec.ts";
 import type { AnyStageFactory } from "../core/stage.ts";
 import { batch } from "./batch.ts";
@@ -20,7 +21,8 @@ export { batch, decode, dilatedSample, listSource, normalize, shards, shuffle, s
 
 export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, spatialAugment, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
-export const registry = createRegistry(builtinStages);
+/** Stages plus the `train` section of pretraining specs (zod only: loading it does not load TensorFlow.js). */
+export const registry = createRegistry(builtinStages, { train: trainSection.optional() });
 
 export const parsePipelineSpec = (raw: unknown): PipelineSpec => parseSpec(registry, raw);
 export const compilePipelineSpec = (raw: unknown) => compileSpec(registry, raw);

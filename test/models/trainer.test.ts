@@ -9,8 +9,9 @@ import { rngFromSeed } from "../../src/core/rng.ts";
 import type { Batch } from "../../src/core/types.ts";
 import { readCheckpoint, writeCheckpoint } from "../../src/io/checkpoint.ts";
 import { selectBackend } from "../../src/models/backend.ts";
-import { Optimizer, optimizerConfig, Schedule } from "../../src/models/optim.ts";
-import { createPrpTask, prpTaskConfig } from "../../src/models/prp.ts";
+import { optimizerConfig, prpTaskConfig } from "../../src/models/config.ts";
+import { Optimizer, Schedule } from "../../src/models/optim.ts";
+import { createPrpTask } from "../../src/models/prp.ts";
 import { Trainer } from "../../src/models/trainer.ts";
 
 /** A PRP batch at a tiny geometry: 16×32×32 clips, 32×32×32 targets, deterministic content. */

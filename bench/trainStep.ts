@@ -1,0 +1,76 @@
+/**
+ * Train-step benchmark (issue 5): PRP's full step (encoder + rate head + decoder, weighted MSE + 0.1·CE, SGD update)
+ * at batch 8 and 16×112×112, C3D-BN and R(2+1)D-10, width 1.0 and 0.25; ms per clip and peak RSS for clipflow (wasm
+ * backend, micro-batches to stay under the 4 GB wasm heap) and for PyTorch CPU with 2 threads on the same
+ * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
+ * Goal: within 1.5× of PyTorch.
+ * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 only, 112 px)
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { rngFromSeed } from "../src/core/rng.ts";
+import type { Batch } from "../src/core/types.ts";
+import { selectBackend } from "../src/models/backend.ts";
+import { optimizerConfig, prpTaskConfig } from "../src/models/config.ts";
+import { Optimizer, Schedule } from "../src/models/optim.ts";
+import { createPrpTask } from "../src/models/prp.ts";
+import { Trainer } from "../src/models/trainer.ts";
+
+const quick = process.argv.includes("--quick");
+const batchSize = 8;
+const size = 112;
+const steps = 2;
+
+function syntheticBatch(): Batch {
+  const rng = rngFromSeed(1);
+  const clip = 16 * size * size * 3;
+  const target = 32 * size * size * 3;
+  const keys = Array.from({ length: batchSize }, (_, i) => `b${i}`);
+  return {
+    keys,
+    videoIds: keys,
+    views: {
+      rgb: { data: Uint8Array.from({ length: batchSize * clip }, () => rng.int(0, 256)), shape: [batchSize, 16, size, size, 3], layout: "BTHWC" },
+      target: { data: Float32Array.from({ length: batchSize * target }, () => rng.next()), shape: [batchSize, 32, size, size, 3], layout: "BTHWC" },
+      motion: { data: Float32Array.from({ length: batchSize * target }, () => 0.8 + 1.2 * rng.next()), shape: [batchSize, 32, size, size, 3], layout: "BTHWC" },
+    },
+    targets: {
+      rate: { data: Float32Array.from(keys, (_, i) => i % 4), shape: [batchSize], layout: "B" },
+      flags: { data: Float32Array.from({ length: batchSize * 32 }, (_, i) => (i % 2 === 0 ? 1 : 0)), shape: [batchSize, 32], layout: "B" },
+    },
+    meta: keys.map(() => ({})),
+  };
+}
+
+function peer(backbone: string, width: number): { ms_per_clip: number; peak_rss_mb: number } | undefined {
+  const result = spawnSync("/usr/bin/python3", [join(import.meta.dirname, "peers", "prp_train_step.py"), backbone, String(width), String(batchSize), String(size), String(steps)], { encoding: "utf8" });
+  if (result.status !== 0) return undefined;
+  return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
+}
+
+async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number): Promise<number> {
+  const task = createPrpTask(prpTaskConfig.parse({ kind: "prp", backbone: { name: backbone, width } }), rngFromSeed(0));
+  const trainer = new Trainer(task, new Optimizer(optimizerConfig.parse({ groups: { final: 10 } }), task.store), new Schedule({ kind: "constant" }, 0.01), microBatch);
+  const batch = syntheticBatch();
+  trainer.step(batch);
+  const started = performance.now();
+  for (let i = 0; i < steps; i += 1) trainer.step(batch);
+  const ms = (performance.now() - started) / steps;
+  task.dispose();
+  trainer.optimizer.dispose();
+  return ms / batchSize;
+}
+
+const backend = await selectBackend("auto");
+console.log(`backend: ${backend.name}; batch ${batchSize} × 16×${size}×${size}, ${steps} timed steps after one warm-up`);
+const configs: Array<["c3d" | "r2plus1d", number, number]> = quick
+  ? [["r2plus1d", 0.25, 4], ["c3d", 0.25, 4]]
+  : [["r2plus1d", 0.25, 4], ["c3d", 0.25, 4], ["r2plus1d", 1, 1], ["c3d", 1, 1]];
+for (const [backbone, width, micro] of configs) {
+  const before = process.memoryUsage().rss;
+  const msClip = await ours(backbone, width, micro);
+  const rss = Math.max(before, process.memoryUsage().rss) / 2 ** 20;
+  const torch = peer(backbone, width);
+  const ratio = torch === undefined ? "peer unavailable (needs /usr/bin/python3 with torch)" : `${(msClip / torch.ms_per_clip).toFixed(2)}× PyTorch (${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB); goal ≤ 1.5×`;
+  console.log(`${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro}: ${msClip.toFixed(0)} ms/clip, RSS ${rss.toFixed(0)} MB → ${ratio}`);
+}

@@ -1,0 +1,69 @@
+/** `clipflow eval retrieval|linear`: evaluates a run's encoder (or the same architecture untrained) on labelled videos. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ClipflowError } from "../../core/errors.ts";
+import { evaluate } from "../../pipelines/evaluate.ts";
+import { intFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+
+export const help = `clipflow eval retrieval|linear|all --checkpoint RUN --train DATA --test DATA [options]
+
+  retrieval      nearest-neighbour retrieval, test videos as queries against train videos: R@1/5/10/20/50
+  linear         linear probe on frozen features (CoCLR protocol: L2-normalise → BatchNorm → Linear, SGD lr 0.1,
+                 wd 1e-3, ×0.1 at 60% and 80% of the epochs): top-1 accuracy
+  all            both, from one feature extraction
+
+  --checkpoint RUN   run directory (its latest checkpoint) or a checkpoint directory
+  --protocol P       prp (10 clips, max-pooled conv features, cosine) | coclr (pooled features, centred, dot product)
+  --clips N          clips per video (default 10)
+  --random-init      the same architecture untrained: the baseline for every number
+  --epochs N         linear-probe epochs (default 100)
+  --workers N        decode worker threads
+  --out FILE.json    write the result (printed either way)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    "eval",
+    argv,
+    {
+      checkpoint: { type: "string" },
+      train: { type: "string" },
+      test: { type: "string" },
+      protocol: { type: "string" },
+      clips: { type: "string" },
+      epochs: { type: "string" },
+      workers: { type: "string" },
+      out: { type: "string" },
+      "random-init": { type: "boolean" },
+    },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
+  const kind = positionals[0];
+  if (kind !== "retrieval" && kind !== "linear" && kind !== "all") {
+    throw new ClipflowError("ConfigError", `clipflow eval: say retrieval, linear or all (got ${kind === undefined ? "nothing" : `"${kind}"`})`, { field: "kind" });
+  }
+  const protocol = stringFlag(values, "protocol") ?? "prp";
+  if (protocol !== "prp" && protocol !== "coclr") throw new ClipflowError("ConfigError", `--protocol must be prp or coclr, got "${protocol}"`, { field: "--protocol" });
+  const result = await evaluate({
+    checkpoint: requireFlag(values, "checkpoint", "eval"),
+    train: requireFlag(values, "train", "eval"),
+    test: requireFlag(values, "test", "eval"),
+    kinds: kind === "all" ? ["retrieval", "linear"] : [kind],
+    protocol,
+    randomInit: values["random-init"] === true,
+    clips: intFlag(values, "clips", 10, 1),
+    probeEpochs: intFlag(values, "epochs", 100, 1),
+    workers: stringFlag(values, "workers") === undefined ? undefined : intFlag(values, "workers", 0, 0),
+  });
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  process.stdout.write(text);
+  const out = stringFlag(values, "out");
+  if (out !== undefined) {
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, text);
+  }
+  return 0;
+}

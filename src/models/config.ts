@@ -1,0 +1,72 @@
+/**
+ * Config schemas of the model step (zod only, no tensors: the spec registry and `clipflow schema` import them without
+ * loading TensorFlow.js). The schemas are the types (z.infer); defaults follow METHODS.md.
+ */
+import { z } from "zod";
+
+export const backboneConfig = z.object({
+  name: z.enum(["c3d", "r3d", "r2plus1d"]).default("r2plus1d"),
+  /** Channel width multiplier (1 = the published widths 64…512). */
+  width: z.number().positive().max(4).default(1),
+  /** Residual blocks per stage (r3d / r2plus1d): 1 = PRP's 10-layer variants, 2 = the 18-layer ones. */
+  blocks: z.int().min(1).max(4).default(1),
+});
+export type BackboneConfig = z.infer<typeof backboneConfig>;
+
+export const prpTaskConfig = z.object({
+  kind: z.literal("prp"),
+  backbone: backboneConfig.prefault({}),
+  /** Number of playback rates (the classifier's outputs). */
+  rates: z.int().min(2).default(4),
+  /** Weight of the rate cross-entropy (0.1 in PRP). */
+  lambda: z.number().min(0).default(0.1),
+  /** Train the decoder branch (false = rate classification only, PRP's ablation). */
+  reconstruction: z.boolean().default(true),
+});
+export type PrpTaskConfig = z.infer<typeof prpTaskConfig>;
+
+export const optimizerConfig = z.object({
+  kind: z.enum(["sgd", "adam"]).default("sgd"),
+  lr: z.number().positive().default(0.01),
+  momentum: z.number().min(0).max(1).default(0.9),
+  weightDecay: z.number().min(0).default(5e-4),
+  betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.999]),
+  eps: z.number().positive().default(1e-8),
+  decoupled: z.boolean().default(false),
+  /** Learning-rate multiplier per parameter group; 0 freezes the group. */
+  groups: z.record(z.string(), z.number().min(0)).default({}),
+});
+export type OptimizerConfig = z.infer<typeof optimizerConfig>;
+
+export const scheduleConfig = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("constant") }),
+  z.object({ kind: z.literal("multiStep"), milestones: z.array(z.int().min(0)), gamma: z.number().positive().default(0.1), warmup: z.int().min(0).default(0) }),
+  z.object({
+    kind: z.literal("plateau"),
+    patience: z.int().min(0).default(50),
+    factor: z.number().positive().max(1).default(0.1),
+    minLr: z.number().min(0).default(1e-7),
+    threshold: z.number().min(0).default(1e-4),
+  }),
+]);
+export type ScheduleConfig = z.infer<typeof scheduleConfig>;
+
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig]);
+export type TaskConfig = z.infer<typeof taskConfig>;
+
+/** The `train` section of a pretraining spec. */
+export const trainSection = z.object({
+  task: taskConfig,
+  optimizer: optimizerConfig.prefault({}),
+  schedule: scheduleConfig.prefault({ kind: "constant" }),
+  /** Passes over the data. */
+  epochs: z.int().min(1).default(1),
+  /** Stop after this many optimiser steps (overrides epochs when reached first). */
+  steps: z.int().min(1).optional(),
+  /** Largest micro-batch in one forward/backward (gradients are accumulated); default: the whole batch. */
+  microBatch: z.int().min(1).optional(),
+  /** Write a checkpoint every N steps (and always at the end of each epoch and on Ctrl-C). */
+  checkpointEvery: z.int().min(1).default(500),
+  backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
+});
+export type TrainSection = z.infer<typeof trainSection>;

@@ -1,0 +1,113 @@
+/**
+ * Evaluation features (METHODS.md §5): a pipeline `videos → decode` samples clips of every video (the training clip
+ * geometry; 10 uniformly spaced 16-frame clips by default, PRP's protocol), the trained (or randomly initialised)
+ * encoder turns each clip into a feature (PRP: encoder output → maxpool(1,2,2) → flatten; CoCLR: pooled), and the
+ * clip features of a video are averaged. Per-clip features are kept too (TSP-style localisation features).
+ */
+import { createCpuPool } from "../core/cpuPool.ts";
+import { DeadLetterSink } from "../core/deadLetter.ts";
+import { ClipflowError } from "../core/errors.ts";
+import { runPipeline } from "../core/runner.ts";
+import type { PipelineSpec } from "../core/spec.ts";
+import type { Sample } from "../core/types.ts";
+import type { FeatureSet } from "../eval/retrieval.ts";
+import { readCheckpoint } from "../io/checkpoint.ts";
+import * as tf from "@tensorflow/tfjs";
+import { compilePipelineSpec } from "../stages/index.ts";
+import { buildTrainer, trainOf } from "./pretrain.ts";
+
+export interface FeatureOptions {
+  /** The run's spec (architecture and clip geometry). */
+  spec: PipelineSpec;
+  /** A checkpoint (run dir or checkpoint dir); undefined = random initialisation of the same architecture. */
+  checkpoint?: string | undefined;
+  data: string;
+  clips?: number;
+  /** Frame step between clip starts for dense (localisation) features; overrides `clips`. */
+  stride?: number | undefined;
+  protocol?: "prp" | "coclr";
+  workers?: number | undefined;
+  log?: (line: string) => void;
+}
+
+export interface VideoFeatures extends FeatureSet {
+  ids: string[];
+  /** Per video, its clip features [clips, dim]. */
+  perClip: Float32Array[];
+  clipCounts: number[];
+  deadLetters: number;
+}
+
+/** The clip geometry of a training spec: frames and the crop / resize of its sampling stage. */
+function clipGeometry(spec: PipelineSpec): { numFrames: number; width: number; height: number; crop: [number, number] } {
+  const sampler = spec.stages.find((stage) => stage.stage === "dilatedSample" || stage.stage === "decode") as
+    | { width?: number; height?: number; crop?: [number, number]; numFrames?: number; clipFrames?: number }
+    | undefined;
+  if (sampler === undefined) throw new ClipflowError("SpecError", "the spec has no sampling stage to take the clip geometry from", { field: "stages" });
+  const crop = sampler.crop ?? [112, 112];
+  return { numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16, width: sampler.width ?? crop[0], height: sampler.height ?? crop[1], crop };
+}
+
+export async function extractFeatures(options: FeatureOptions): Promise<VideoFeatures> {
+  const { spec } = options;
+  const protocol = options.protocol ?? "prp";
+  if (options.stride !== undefined) throw new ClipflowError("ConfigError", "--stride (dense clip features) is not built yet; use --clips", { field: "--stride" });
+  const geometry = clipGeometry(spec);
+  trainOf(spec);
+  const trainer = await buildTrainer(spec, options.log);
+  if (options.checkpoint !== undefined) {
+    const { state } = await readCheckpoint(options.checkpoint);
+    trainer.restore(state, "weights");
+  }
+  const sampling = { numClips: options.clips ?? 10, start: "uniform" };
+  const { pipeline } = compilePipelineSpec({
+    seed: spec.seed,
+    stages: [
+      { stage: "videos", data: options.data },
+      { stage: "decode", numFrames: geometry.numFrames, ...sampling, outOfBounds: "repeatLast", width: geometry.width, height: geometry.height, crop: geometry.crop },
+    ],
+  });
+  const ids: string[] = [];
+  const labels: number[] = [];
+  const means: Float32Array[] = [];
+  const perClip: Float32Array[] = [];
+  const clipCounts: number[] = [];
+  let dim = 0;
+  const cpu = createCpuPool(options.workers);
+  const deadLetters = new DeadLetterSink();
+  try {
+    await runPipeline(
+      pipeline.stages,
+      (value: unknown) => {
+        const sample = value as Sample;
+        const views = Object.keys(sample.views).sort((a, b) => Number(a.replace(/\D/g, "")) - Number(b.replace(/\D/g, "")));
+        const first = sample.views[views[0]!]!;
+        const per = first.data.length;
+        const stacked = new Uint8Array(per * views.length);
+        views.forEach((name, i) => stacked.set(sample.views[name]!.data as Uint8Array, i * per));
+        const features = tf.tidy(() => {
+          const clips = tf.div(tf.tensor(stacked, [views.length, ...first.shape], "int32"), 255) as tf.Tensor5D;
+          return trainer.task.features(clips, protocol);
+        });
+        const values = features.dataSync() as Float32Array;
+        dim = features.shape[1];
+        features.dispose();
+        const mean = new Float32Array(dim);
+        for (let c = 0; c < views.length; c += 1) for (let d = 0; d < dim; d += 1) mean[d]! += values[c * dim + d]! / views.length;
+        ids.push(sample.videoId);
+        labels.push(typeof sample.targets.label === "number" ? sample.targets.label : -1);
+        means.push(mean);
+        perClip.push(Float32Array.from(values));
+        clipCounts.push(views.length);
+      },
+      { seed: spec.seed, cpu, deadLetters },
+    );
+  } finally {
+    await cpu.close();
+    trainer.task.dispose();
+    trainer.optimizer.dispose();
+  }
+  const features = new Float32Array(means.length * dim);
+  means.forEach((mean, i) => features.set(mean, i * dim));
+  return { ids, labels, features, dim, perClip, clipCounts, deadLetters: deadLetters.total };
+}

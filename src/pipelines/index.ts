@@ -1,0 +1,87 @@
+/**
+ * Built-in pipelines (default specs from METHODS.md) and the one way the CLI turns `--pipeline NAME|SPEC.json` plus
+ * flags into a validated spec: flags override the spec's fields, then the whole spec is parsed (errors name the
+ * field path, e.g. `train.optimizer.lr`).
+ */
+import { ClipflowError } from "../core/errors.ts";
+import type { PipelineSpec } from "../core/spec.ts";
+import { intFlag, stringFlag, type Parsed } from "../cli/args.ts";
+import { parsePipelineSpec } from "../stages/index.ts";
+import { prpSpec, type PipelineOverrides } from "./prp.ts";
+
+export const builtinPipelines: Record<string, (overrides: PipelineOverrides) => Record<string, unknown>> = {
+  prp: prpSpec,
+};
+
+function numberFlag(values: Parsed["values"], name: string): number | undefined {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new ClipflowError("ConfigError", `--${name} must be a positive number, got "${raw}"`, { field: `--${name}` });
+  return value;
+}
+
+/** Applies CLI overrides to a raw spec object (a parsed JSON file). */
+function applyOverrides(raw: Record<string, unknown>, o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined }): Record<string, unknown> {
+  const spec = structuredClone(raw) as { seed?: number; stages?: Array<Record<string, unknown>>; train?: Record<string, unknown> };
+  if (o.seed !== undefined) spec.seed = o.seed;
+  for (const stage of spec.stages ?? []) {
+    if (o.data !== undefined && (stage.stage === "videos" || stage.stage === "shards")) stage[stage.stage === "videos" ? "data" : "uris"] = stage.stage === "videos" ? o.data : [o.data];
+    if (o.batch !== undefined && stage.stage === "batch") stage.size = o.batch;
+  }
+  if (spec.train !== undefined) {
+    const train = spec.train as { epochs?: number; steps?: number; microBatch?: number; optimizer?: Record<string, unknown>; task?: { backbone?: Record<string, unknown> } };
+    if (o.epochs !== undefined) train.epochs = o.epochs;
+    if (o.steps !== undefined) train.steps = o.steps;
+    if (o.microBatch !== undefined) train.microBatch = o.microBatch;
+    if (o.lr !== undefined) train.optimizer = { ...(train.optimizer ?? {}), lr: o.lr };
+    if (train.task !== undefined && (o.backbone !== undefined || o.width !== undefined)) {
+      train.task.backbone = { ...(train.task.backbone ?? {}), ...(o.backbone === undefined ? {} : { name: o.backbone }), ...(o.width === undefined ? {} : { width: o.width }) };
+    }
+  }
+  return spec as Record<string, unknown>;
+}
+
+export function specFromArgs(values: Parsed["values"], readText: (path: string) => string): PipelineSpec {
+  const pipeline = stringFlag(values, "pipeline");
+  if (pipeline === undefined) throw new ClipflowError("ConfigError", `--pipeline is required (${Object.keys(builtinPipelines).join(", ")} or a SPEC.json)`, { field: "--pipeline" });
+  const optionalInt = (name: string, min: number) => (stringFlag(values, name) === undefined ? undefined : intFlag(values, name, 0, min));
+  const overrides = {
+    data: stringFlag(values, "data"),
+    epochs: optionalInt("epochs", 1),
+    steps: optionalInt("steps", 1),
+    batch: optionalInt("batch", 1),
+    backbone: stringFlag(values, "backbone"),
+    width: numberFlag(values, "width"),
+    size: optionalInt("size", 16),
+    frames: optionalInt("frames", 1),
+    lr: numberFlag(values, "lr"),
+    seed: optionalInt("seed", 0),
+    microBatch: optionalInt("micro-batch", 1),
+  };
+  let raw: Record<string, unknown>;
+  const builtin = builtinPipelines[pipeline];
+  if (builtin !== undefined) {
+    if (overrides.data === undefined) throw new ClipflowError("ConfigError", "--data is required with a built-in pipeline", { field: "--data" });
+    if (overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
+    raw = builtin({ ...overrides, data: overrides.data });
+  } else if (pipeline.endsWith(".json")) {
+    let text: string;
+    try {
+      text = readText(pipeline);
+    } catch (error) {
+      throw new ClipflowError("MissingFile", `cannot read the spec ${pipeline}`, { uri: pipeline, field: "--pipeline", cause: error });
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new ClipflowError("SpecError", `${pipeline} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, { uri: pipeline, field: "--pipeline" });
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ClipflowError("SpecError", `${pipeline} must hold a JSON object`, { uri: pipeline });
+  } else {
+    throw new ClipflowError("ConfigError", `--pipeline: unknown pipeline "${pipeline}" (built in: ${Object.keys(builtinPipelines).join(", ")}; or a path ending in .json)`, { field: "--pipeline" });
+  }
+  const spec = parsePipelineSpec(applyOverrides(raw, overrides));
+  if (spec.train === undefined) throw new ClipflowError("SpecError", "a pretraining spec needs a `train` section", { field: "train" });
+  return spec;
+}

@@ -1,0 +1,197 @@
+/**
+ * The pretraining loop: the spec's stages feed batches to the train step, which is the runner's sink (so the data
+ * pipeline's backpressure and the time the step waits for data are both measured where they happen). One runner pass
+ * per epoch with that epoch's RNG streams; metrics.jsonl gets one line per step; checkpoints every N steps, at the end
+ * of each epoch and on cancellation (Ctrl-C), each with the data cursor so that `resume` replays the same order.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createCpuPool } from "../core/cpuPool.ts";
+import { DeadLetterSink } from "../core/deadLetter.ts";
+import { ClipflowError } from "../core/errors.ts";
+import { formatDuration, JsonlWriter } from "../core/metrics.ts";
+import { rngFor } from "../core/rng.ts";
+import { runPipeline } from "../core/runner.ts";
+import type { PipelineSpec } from "../core/spec.ts";
+import type { Batch } from "../core/types.ts";
+import { readCheckpoint, writeCheckpoint } from "../io/checkpoint.ts";
+import { selectBackend } from "../models/backend.ts";
+import { trainSection, type TrainSection } from "../models/config.ts";
+import { Optimizer, Schedule } from "../models/optim.ts";
+import { createTask } from "../models/tasks.ts";
+import { Trainer } from "../models/trainer.ts";
+import { compilePipelineSpec } from "../stages/index.ts";
+
+export interface PretrainOptions {
+  spec: PipelineSpec;
+  out: string;
+  resume?: boolean;
+  workers?: number | undefined;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** A live progress line on stderr (default: when stderr is a TTY). */
+  progress?: boolean;
+}
+
+export interface PretrainResult {
+  status: "completed" | "cancelled";
+  steps: number;
+  epochs: number;
+  lastLoss: number;
+  checkpoint: string | undefined;
+  elapsedMs: number;
+  clipsPerSecond: number;
+  deadLetters: number;
+}
+
+export function trainOf(spec: PipelineSpec): TrainSection {
+  if (spec.train === undefined) throw new ClipflowError("SpecError", "a pretraining spec needs a `train` section (task, optimizer, schedule, epochs)", { field: "train" });
+  return trainSection.parse(spec.train);
+}
+
+/** Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed). */
+export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void): Promise<Trainer> {
+  const train = trainOf(spec);
+  await selectBackend(train.backend, log);
+  const task = createTask(train.task, rngFor(spec.seed, 0, "model", "init"));
+  const optimizer = new Optimizer(train.optimizer, task.store);
+  return new Trainer(task, optimizer, new Schedule(train.schedule, train.optimizer.lr), train.microBatch ?? Infinity);
+}
+
+function batchSizeOf(spec: PipelineSpec): number {
+  const record = spec.stages.find((stage) => stage.stage === "batch") as { size?: number } | undefined;
+  return record?.size ?? 1;
+}
+
+/** Spec without the fields that may change between a run and its resumption (length of the run). */
+function comparable(spec: unknown): string {
+  const copy = JSON.parse(JSON.stringify(spec)) as { train?: Record<string, unknown> };
+  if (copy.train !== undefined) {
+    delete copy.train.epochs;
+    delete copy.train.steps;
+    delete copy.train.checkpointEvery;
+  }
+  return JSON.stringify(copy);
+}
+
+export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
+  const { spec, out } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const train = trainOf(spec);
+  const specPath = join(out, "spec.json");
+  if (!options.resume && existsSync(join(out, "checkpoints", "latest.json"))) {
+    throw new ClipflowError("ConfigError", `${out} already holds a run: pass --resume to continue it, or choose another --out`, { field: "--out" });
+  }
+  await mkdir(out, { recursive: true });
+  const trainer = await buildTrainer(spec, log);
+  let step = 0;
+  let startEpoch = 0;
+  let skip = 0;
+  if (options.resume) {
+    const { meta, state } = await readCheckpoint(out);
+    if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(spec)) {
+      throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
+    }
+    trainer.restore(state);
+    step = meta.step;
+    startEpoch = meta.epoch;
+    skip = meta.cursor;
+    log(`resuming ${out} at step ${step} (epoch ${startEpoch}, batch ${skip})`);
+  }
+  await writeFile(specPath, `${JSON.stringify(spec, null, 2)}\n`);
+  const { pipeline } = compilePipelineSpec(spec);
+  const sourceSize = (pipeline.stages[0]?.impl as { size?: number } | undefined)?.size;
+  const perEpoch = sourceSize === undefined ? undefined : Math.floor(sourceSize / batchSizeOf(spec));
+  if (perEpoch === 0) {
+    throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSizeOf(spec)}: nothing to train on`, { field: "stages[0].data" });
+  }
+  const totalSteps = train.steps ?? (perEpoch === undefined ? undefined : perEpoch * train.epochs);
+  const metrics = new JsonlWriter(join(out, "metrics.jsonl"));
+  const deadLetters = new DeadLetterSink(join(out, "dead-letter.jsonl"));
+  await appendFile(join(out, "dead-letter.jsonl"), "");
+  const cpu = createCpuPool(options.workers);
+  const showProgress = options.progress ?? process.stderr.isTTY === true;
+  const started = performance.now();
+  let clips = 0;
+  let lastLoss = NaN;
+  let checkpoint: string | undefined;
+  let status: PretrainResult["status"] = "completed";
+  let epoch = startEpoch;
+  const save = async (cursor: number, atEpoch: number) => {
+    checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec });
+  };
+  try {
+    for (epoch = startEpoch; epoch < train.epochs; epoch += 1) {
+      if (train.steps !== undefined && step >= train.steps) break;
+      trainer.optimizer.lr = trainer.schedule.lrAt(epoch, trainer.optimizer.lr);
+      let cursor = 0;
+      let lossSum = 0;
+      let lossCount = 0;
+      let lastDone = performance.now();
+      const summary = await runPipeline(
+        pipeline.stages,
+        async (value: unknown, info) => {
+          const batch = value as Batch;
+          cursor += 1;
+          if (cursor <= skip) {
+            lastDone = performance.now();
+            return;
+          }
+          const waitMs = performance.now() - lastDone;
+          const result = trainer.step(batch);
+          step += 1;
+          clips += result.clips;
+          lastLoss = result.loss;
+          lossSum += result.loss;
+          lossCount += 1;
+          const elapsed = (performance.now() - started) / 1000;
+          metrics.write({
+            step,
+            epoch,
+            loss: result.loss,
+            ...result.terms,
+            lr: result.lr,
+            clips_per_s: result.clips / ((waitMs + result.stepMs) / 1000),
+            data_wait_ms: waitMs,
+            step_ms: result.stepMs,
+            time: elapsed,
+          });
+          if (showProgress) {
+            const rate = clips / elapsed;
+            const eta = totalSteps === undefined ? "" : ` · ETA ${formatDuration(((totalSteps - step) * batchSizeOf(spec)) / Math.max(rate, 1e-9))}`;
+            process.stderr.write(
+              `\r\x1b[2Kstep ${step}${totalSteps === undefined ? "" : `/${totalSteps}`} · epoch ${epoch + 1}/${train.epochs} · loss ${result.loss.toFixed(4)} · ${rate.toFixed(1)} clips/s · wait ${waitMs.toFixed(0)} ms · step ${result.stepMs.toFixed(0)} ms${eta}`,
+            );
+          }
+          if (step % train.checkpointEvery === 0) await save(cursor, epoch);
+          if (train.steps !== undefined && step >= train.steps) info.stop();
+          lastDone = performance.now();
+        },
+        { seed: spec.seed, epoch, maxInFlight: spec.maxInFlight, cpu, deadLetters, ...(options.signal === undefined ? {} : { signal: options.signal }) },
+      ).catch((error: unknown) => {
+        if (error instanceof ClipflowError && error.tag === "Cancelled") return { status: "cancelled" as const };
+        throw error;
+      });
+      skip = 0;
+      if (summary.status === "cancelled") {
+        status = "cancelled";
+        await save(cursor, epoch);
+        break;
+      }
+      if (summary.status === "stopped") {
+        await save(cursor, epoch);
+        break;
+      }
+      if (lossCount > 0) trainer.optimizer.lr = trainer.schedule.observe(lossSum / lossCount, trainer.optimizer.lr);
+      await save(0, epoch + 1);
+    }
+  } finally {
+    if (showProgress) process.stderr.write("\n");
+    await cpu.close();
+    trainer.task.dispose();
+    trainer.optimizer.dispose();
+  }
+  const elapsedMs = performance.now() - started;
+  return { status, steps: step, epochs: epoch, lastLoss, checkpoint, elapsedMs, clipsPerSecond: clips / (elapsedMs / 1000), deadLetters: deadLetters.total };
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ClipflowError } from "../../src/core/errors.ts";
+import { readFeaturesH5 } from "../../src/io/featureFile.ts";
+import { evaluate } from "../../src/pipelines/evaluate.ts";
+import { prpSpec } from "../../src/pipelines/prp.ts";
+import { pretrain } from "../../src/pipelines/pretrain.ts";
+import { parsePipelineSpec } from "../../src/stages/index.ts";
+import { tinyActions } from "../helpers/videoFixtures.ts";
+
+const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
+const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
+
+let data = "";
+let work = "";
+const tiny = (steps: number) =>
+  parsePipelineSpec(prpSpec({ data: join(data, "trainlist01.txt"), steps, epochs: 10, batch: 2, backbone: "r3d", width: 0.0625, size: 32, lr: 0.05, seed: 3 }));
+const quiet = () => undefined;
+const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, number>);
+
+before(async () => {
+  data = await tinyActions();
+  work = mkdtempSync(join(tmpdir(), "clipflow-pretrain-"));
+});
+
+describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
+  it("writes the run directory: spec.json, metrics.jsonl with every field, dead-letter.jsonl, checkpoints, report", async () => {
+    const out = join(work, "run");
+    const result = await pretrain({ spec: tiny(3), out, workers: 0, log: quiet, progress: false });
+    assert.equal(result.status, "completed");
+    assert.equal(result.steps, 3);
+    const metrics = lines(join(out, "metrics.jsonl"));
+    assert.deepEqual(metrics.map((m) => m.step), [1, 2, 3]);
+    for (const m of metrics) {
+      for (const field of ["epoch", "loss", "reconstruction", "classification", "lr", "clips_per_s", "data_wait_ms", "step_ms"]) {
+        assert.equal(typeof m[field], "number", field);
+        assert.ok(Number.isFinite(m[field]), field);
+      }
+    }
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "spec.json"), "utf8")), tiny(3));
+    assert.ok(existsSync(join(out, "dead-letter.jsonl")));
+    assert.equal(JSON.parse(readFileSync(join(out, "checkpoints", "latest.json"), "utf8")).step, 3);
+  });
+
+  it("resume continues exactly: 2 steps + resume to 4 gives the losses of 4 steps in one go", async () => {
+    const straight = join(work, "straight");
+    await pretrain({ spec: tiny(4), out: straight, workers: 0, log: quiet, progress: false });
+    const split = join(work, "split");
+    await pretrain({ spec: tiny(2), out: split, workers: 0, log: quiet, progress: false });
+    await pretrain({ spec: tiny(4), out: split, resume: true, workers: 0, log: quiet, progress: false });
+    const a = lines(join(straight, "metrics.jsonl")).map((m) => m.loss);
+    const b = lines(join(split, "metrics.jsonl")).map((m) => m.loss);
+    assert.deepEqual(b, a);
+  });
+
+  it("refuses to overwrite a run without --resume, and a resume with another architecture", async () => {
+    const out = join(work, "run");
+    await assert.rejects(pretrain({ spec: tiny(3), out, workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.field === "--out");
+    const other = parsePipelineSpec({ ...tiny(5), train: { ...(tiny(5).train as object), task: { kind: "prp", backbone: { name: "c3d", width: 0.0625 } } } });
+    await assert.rejects(pretrain({ spec: other, out, resume: true, workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.tag === "CheckpointError");
+  });
+
+  it("refuses data with fewer videos than one batch", async () => {
+    const empty = join(work, "empty.txt");
+    writeFileSync(empty, "");
+    writeFileSync(join(work, "classInd.txt"), "1 A\n");
+    const spec = parsePipelineSpec(prpSpec({ data: empty, steps: 1, batch: 2 }));
+    await assert.rejects(pretrain({ spec, out: join(work, "none"), workers: 0, log: quiet, progress: false }), /fewer than one batch/);
+  });
+
+  it("evaluates trained and random-init encoders (retrieval R@k and linear probe), and extracts HDF5 features", async () => {
+    const out = join(work, "run");
+    const common = { checkpoint: out, train: join(data, "trainlist01.txt"), test: join(data, "testlist01.txt"), kinds: ["retrieval", "linear"] as Array<"retrieval" | "linear">, clips: 2, workers: 0, probeEpochs: 5 };
+    const trained = await evaluate(common);
+    const random = await evaluate({ ...common, randomInit: true });
+    for (const result of [trained, random]) {
+      assert.equal(result.trainVideos, 6);
+      assert.equal(result.testVideos, 6);
+      for (const key of ["R@1", "R@5", "R@10", "R@20", "R@50", "accuracy"]) assert.ok(typeof result[key] === "number" && (result[key] as number) >= 0 && (result[key] as number) <= 1, key);
+    }
+    assert.equal(trained.randomInit, false);
+    assert.equal(random.randomInit, true);
+
+    const h5 = join(work, "features.h5");
+    const run = clipflow("extract", "--checkpoint", out, "--data", join(data, "testlist01.txt"), "--out", h5, "--clips", "3", "--workers", "0");
+    assert.equal(run.status, 0, run.stderr);
+    const read = await readFeaturesH5(h5);
+    assert.equal(read.size, 6);
+    for (const value of read.values()) assert.equal(value.shape[0], 3);
+  });
+});
+
+describe("pretrain CLI errors name the field", () => {
+  it("unknown pipeline, missing spec file, invalid JSON, bad field in a spec", () => {
+    const unknown = clipflow("pretrain", "--pipeline", "nope", "--data", data, "--out", join(work, "x"));
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /--pipeline: unknown pipeline "nope"/);
+    const missing = clipflow("pretrain", "--pipeline", join(work, "missing.json"), "--out", join(work, "x"));
+    assert.match(missing.stderr, /MissingFile \[file .*missing\.json \| field --pipeline\]: cannot read the spec/);
+    writeFileSync(join(work, "bad.json"), "{ not json");
+    assert.match(clipflow("pretrain", "--pipeline", join(work, "bad.json"), "--out", join(work, "x")).stderr, /SpecError .*bad\.json is not valid JSON/);
+    const spec = tiny(1) as unknown as { train: { optimizer: { lr: number } } };
+    spec.train.optimizer.lr = -1;
+    writeFileSync(join(work, "neg.json"), JSON.stringify(spec));
+    const neg = clipflow("pretrain", "--pipeline", join(work, "neg.json"), "--out", join(work, "x"));
+    assert.equal(neg.status, 1);
+    assert.match(neg.stderr, /train\.optimizer\.lr/);
+  });
+});
