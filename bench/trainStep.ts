@@ -4,7 +4,8 @@
  * backend, micro-batches to stay under the 4 GB wasm heap) and for PyTorch CPU with 2 threads on the same
  * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
  * Goal: within 1.5× of PyTorch.
- * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 only, 112 px)
+ * Each configuration runs in its own process (a wasm heap that runs out cannot be recovered), ours then the peer's.
+ * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 only)
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -61,16 +62,32 @@ async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: num
   return ms / batchSize;
 }
 
+const one = process.argv.indexOf("--one");
+if (one >= 0) {
+  const [backbone, width, micro] = process.argv.slice(one + 1, one + 4);
+  await selectBackend("auto");
+  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro));
+  console.log(JSON.stringify({ msClip, rssMb: process.memoryUsage().rss / 2 ** 20 }));
+  process.exit(0);
+}
+
 const backend = await selectBackend("auto");
-console.log(`backend: ${backend.name}; batch ${batchSize} × 16×${size}×${size}, ${steps} timed steps after one warm-up`);
+console.log(`backend: ${backend.name}; PRP step, batch ${batchSize} × 16×${size}×${size}, ${steps} timed steps after one warm-up`);
 const configs: Array<["c3d" | "r2plus1d", number, number]> = quick
-  ? [["r2plus1d", 0.25, 4], ["c3d", 0.25, 4]]
-  : [["r2plus1d", 0.25, 4], ["c3d", 0.25, 4], ["r2plus1d", 1, 1], ["c3d", 1, 1]];
+  ? [["r2plus1d", 0.25, 1], ["c3d", 0.25, 1]]
+  : [["r2plus1d", 0.25, 1], ["c3d", 0.25, 1], ["r2plus1d", 1, 1], ["c3d", 1, 1]];
 for (const [backbone, width, micro] of configs) {
-  const before = process.memoryUsage().rss;
-  const msClip = await ours(backbone, width, micro);
-  const rss = Math.max(before, process.memoryUsage().rss) / 2 ** 20;
+  const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro)], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const line = child.stdout.trim().split("\n").at(-1) ?? "";
+  const mine = child.status === 0 ? (JSON.parse(line) as { msClip: number; rssMb: number }) : undefined;
   const torch = peer(backbone, width);
-  const ratio = torch === undefined ? "peer unavailable (needs /usr/bin/python3 with torch)" : `${(msClip / torch.ms_per_clip).toFixed(2)}× PyTorch (${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB); goal ≤ 1.5×`;
-  console.log(`${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro}: ${msClip.toFixed(0)} ms/clip, RSS ${rss.toFixed(0)} MB → ${ratio}`);
+  const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro}`;
+  const theirs = torch === undefined ? "PyTorch: unavailable (needs /usr/bin/python3 with torch)" : `PyTorch ${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB`;
+  if (mine === undefined) {
+    const reason = /memory access out of bounds|Out of memory/i.test(child.stderr) ? "does not fit the 4 GB wasm heap" : `failed (${child.stderr.trim().split("\n").at(-1) ?? ""})`;
+    console.log(`${label}: clipflow ${reason}; ${theirs}`);
+    continue;
+  }
+  const ratio = torch === undefined ? "" : ` → ${(mine.msClip / torch.ms_per_clip).toFixed(2)}× PyTorch (goal ≤ 1.5×)`;
+  console.log(`${label}: clipflow ${mine.msClip.toFixed(0)} ms/clip, RSS ${mine.rssMb.toFixed(0)} MB; ${theirs}${ratio}`);
 }

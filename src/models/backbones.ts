@@ -54,14 +54,14 @@ function conv333(store: ParamStore, name: string, kind: "r3d" | "r2plus1d", cin:
   if (kind === "r3d") return conv3dLayer(store, name, { cin, cout, kernel: [3, 3, 3], stride: [s, s, s], pad: [1, 1, 1] });
   const mid = midChannels(cin, cout);
   const spatial = conv3dLayer(store, `${name}.spatial`, { cin, cout: mid, kernel: [1, 3, 3], stride: [1, s, s], pad: [0, 1, 1] });
-  const bn = batchNormLayer(store, `${name}.bn_mid`, mid);
+  const bnRelu = batchNormLayer(store, `${name}.bn_mid`, mid, undefined, true);
   const temporal = conv3dLayer(store, `${name}.temporal`, { cin: mid, cout, kernel: [3, 1, 1], stride: [s, 1, 1], pad: [1, 0, 0] });
-  return (x, training) => temporal(tf.relu(bn(spatial(x, training), training)), training);
+  return (x, training) => temporal(bnRelu(spatial(x, training), training), training);
 }
 
 function basicBlock(store: ParamStore, name: string, kind: "r3d" | "r2plus1d", cin: number, cout: number, s: number): Layer {
   const conv1 = conv333(store, `${name}.conv1`, kind, cin, cout, s);
-  const bn1 = batchNormLayer(store, `${name}.bn1`, cout);
+  const bn1Relu = batchNormLayer(store, `${name}.bn1`, cout, undefined, true);
   const conv2 = conv333(store, `${name}.conv2`, kind, cout, cout, 1);
   const bn2 = batchNormLayer(store, `${name}.bn2`, cout);
   const shortcut: Layer | undefined =
@@ -69,7 +69,7 @@ function basicBlock(store: ParamStore, name: string, kind: "r3d" | "r2plus1d", c
       ? sequential(conv3dLayer(store, `${name}.downsample.conv`, { cin, cout, kernel: [1, 1, 1], stride: [s, s, s] }), batchNormLayer(store, `${name}.downsample.bn`, cout))
       : undefined;
   return (x, training) => {
-    const y = bn2(conv2(tf.relu(bn1(conv1(x, training), training)), training), training);
+    const y = bn2(conv2(bn1Relu(conv1(x, training), training), training), training);
     const skip = shortcut === undefined ? x : shortcut(x, training);
     return tf.relu(tf.add(y, skip)) as tf.Tensor5D;
   };

@@ -3,7 +3,7 @@
  * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchNorm, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
+import { batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
 import { kaimingOut, torchDefault, type ParamStore } from "./params.ts";
 
 export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
@@ -34,34 +34,32 @@ export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): La
  * BatchNorm3d (PyTorch semantics): batch statistics in training, running statistics (momentum 0.1, unbiased variance)
  * otherwise; gamma 1, beta 0 at start.
  */
-export function batchNormLayer(store: ParamStore, name: string, channels: number, group?: string): Layer {
+export function batchNormLayer(store: ParamStore, name: string, channels: number, group?: string, relu = false): Layer {
   const gamma = store.param(`${name}.weight`, [channels], { kind: "constant", value: 1 }, group);
   const beta = store.param(`${name}.bias`, [channels], { kind: "constant", value: 0 }, group);
   const runningMean = store.buffer(`${name}.running_mean`, [channels], 0);
   const runningVar = store.buffer(`${name}.running_var`, [channels], 1);
   return (x, training) => {
-    if (!training) return batchNorm(x, gamma, beta, { mean: runningMean, variance: runningVar }) as tf.Tensor5D;
-    // Column means as a [1, M] × [M, C] product on a rank-2 view: reductions over leading axes of a rank-5 tensor
-    // transpose the whole activation on wasm.
+    if (!training) {
+      const y = batchNorm(x, gamma, beta, { mean: runningMean, variance: runningVar });
+      return (relu ? tf.relu(y) : y) as tf.Tensor5D;
+    }
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, relu);
     const rows = x.size / channels;
-    const flat = x.reshape([rows, channels]);
-    const averager = tf.fill([1, rows], 1 / rows);
-    const mean = tf.matMul(averager, flat);
-    const centered = tf.sub(flat, mean);
-    const variance = tf.matMul(averager, tf.square(centered));
     tf.tidy(() => {
-      runningMean.assign(tf.add(tf.mul(runningMean, 0.9), tf.mul(mean.reshape([channels]), 0.1)));
-      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance.reshape([channels]), 0.1 * (rows / Math.max(1, rows - 1)))));
+      runningMean.assign(tf.add(tf.mul(runningMean, 0.9), tf.mul(mean, 0.1)));
+      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance, 0.1 * (rows / Math.max(1, rows - 1)))));
     });
-    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta).reshape(x.shape) as tf.Tensor5D;
+    tf.dispose([mean, variance]);
+    return y as tf.Tensor5D;
   };
 }
 
-/** conv → BN → ReLU, the unit of C3D-BN and of the PRP heads (conv without bias: BN supplies it). */
+/** conv → BN → ReLU (fused), the unit of C3D-BN and of the PRP heads (conv without bias: BN supplies it). */
 export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): Layer {
   const conv = conv3dLayer(store, `${name}.conv`, { ...o, bias: false });
-  const bn = batchNormLayer(store, `${name}.bn`, o.cout, o.group);
-  return (x, training) => tf.relu(bn(conv(x, training), training));
+  const bn = batchNormLayer(store, `${name}.bn`, o.cout, o.group, true);
+  return (x, training) => bn(conv(x, training), training);
 }
 
 /** ConvTranspose3d(cin, cout, kernel 2, stride 2) with bias, PyTorch's default initialisation. */

@@ -109,10 +109,18 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1
   const [n, tp, hp, wp, cin] = padded.shape;
   const [kh, kw, kt, , cout] = w.shape;
   const to = Math.floor((tp - kt) / st) + 1;
-  const rows = foldTaps(padded, kt, st, to);
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
-    return tf.matMul(rows, w.reshape([kt * cin, cout])).reshape([n, to, hp, wp, cout]);
+  if (cin < 64 && kt > 1 && !(kh === 1 && kw === 1 && sh === 1 && sw === 1)) {
+    const taps = w.reshape([kh * kw, kt, cin * cout]);
+    let sum: tf.Tensor4D | undefined;
+    for (let dt = 0; dt < kt; dt += 1) {
+      const filter = taps.slice([0, dt, 0], [kh * kw, 1, cin * cout]).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
+      const y = conv2dValid(framesAsRows(padded, dt, st, to).reshape([n * to, hp, wp, cin]), filter, sh, sw);
+      sum = sum === undefined ? y : (tf.add(sum, y) as tf.Tensor4D);
+    }
+    const [, ho, wo] = sum!.shape;
+    return sum!.reshape([n, to, ho, wo, cout]);
   }
+  const rows = foldTaps(padded, kt, st, to);
   const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw);
   const [, ho, wo] = y.shape;
   return y.reshape([n, to, ho, wo, cout]);
@@ -148,7 +156,7 @@ function maxPool2d(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
         const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
         const [n, h, w, c] = xs.shape;
         const [, ho, wo] = ys.shape;
-        const spread = (t: tf.Tensor) => t.reshape([n, ho, 1, wo, 1, c]).tile([1, 1, kh, 1, kw, 1]).reshape([n, ho * kh, wo * kw, c]);
+        const spread = (t: tf.Tensor) => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [ho * kh, wo * kw]);
         const covered = xs.shape[1] === ho * kh && xs.shape[2] === wo * kw ? xs : xs.slice([0, 0, 0, 0], [n, ho * kh, wo * kw, c]);
         const mask = tf.cast(tf.equal(covered, spread(ys)), "float32");
         const dx = tf.mul(mask, spread(dy));
@@ -184,8 +192,54 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
   const [n, t, h, wd, cin] = x.shape;
   const cout = w.shape[4];
   const wm = tf.transpose(w, [3, 0, 1, 2, 4]).reshape([cin, 8 * cout]);
-  const y = tf.matMul(x.reshape([n * t * h * wd, cin]), wm).reshape([n, t, h, wd, 2, 2, 2, cout]);
-  return tf.transpose(y, [0, 1, 4, 2, 5, 3, 6, 7]).reshape([n, 2 * t, 2 * h, 2 * wd, cout]);
+  // y[n, t, h, w, a, b, c, o] → out[n, 2t+a, 2h+b, 2w+c, o] with two rank-4 transposes (rank-8 ones are slow on wasm).
+  const y = tf.matMul(x.reshape([n * t * h * wd, cin]), wm);
+  const timeFirst = tf.transpose(y.reshape([n * t, h * wd, 2, 4 * cout]), [0, 2, 1, 3]);
+  const rowsFirst = tf.transpose(timeFirst.reshape([n * 2 * t * h, wd, 2, 2 * cout]), [0, 2, 1, 3]);
+  return rowsFirst.reshape([n, 2 * t, 2 * h, 2 * wd, cout]);
+}
+
+/**
+ * Training-mode batch normalisation over every axis but the last, optionally fused with ReLU, with an analytic
+ * gradient: with x̂ = (x − μ)·r, r = 1/√(σ² + ε), and g the incoming gradient (masked by the ReLU),
+ *   dβ = Σ g,  dγ = Σ g·x̂,  dx = γ·r·(g − dβ/M − x̂·dγ/M).
+ * Column sums are [1, M] × [M, C] products on a rank-2 view (reductions over leading axes transpose on wasm); only x̂
+ * and the output are kept for the backward pass. Returns the output and the batch statistics (for running averages).
+ */
+export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, eps = 1e-5): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  const channels = x.shape[x.shape.length - 1]!;
+  const rows = x.size / channels;
+  const stats: { mean?: tf.Tensor; variance?: tf.Tensor } = {};
+  const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const flat = xIn.reshape([rows, channels]);
+    const averager = tf.fill([1, rows], 1 / rows);
+    const mean = tf.matMul(averager, flat);
+    const centered = tf.sub(flat, mean);
+    const variance = tf.matMul(averager, tf.square(centered));
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(centered, rstd);
+    const affine = tf.add(tf.mul(xhat, gIn), bIn);
+    const out = relu ? tf.relu(affine) : affine;
+    stats.mean = tf.keep(mean.reshape([channels]));
+    stats.variance = tf.keep(variance.reshape([channels]));
+    save([xhat, out, rstd, gIn]);
+    return {
+      value: out.reshape(xIn.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, o, r, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        let grad: tf.Tensor = dy.reshape([rows, channels]);
+        if (relu) grad = tf.mul(grad, tf.step(o));
+        const ones = tf.fill([1, rows], 1);
+        const dBeta = tf.matMul(ones, grad);
+        const dGamma = tf.matMul(ones, tf.mul(grad, xh));
+        const inner = tf.sub(tf.sub(grad, tf.div(dBeta, rows)), tf.mul(xh, tf.div(dGamma, rows)));
+        const dx = tf.mul(inner, tf.mul(r, g)).reshape(xIn.shape);
+        return [dx, dGamma.reshape([channels]), dBeta.reshape([channels])];
+      },
+    };
+  }) as unknown as CustomGrad);
+  const y = op(x, gamma, beta) as tf.Tensor;
+  return { y, mean: stats.mean!, variance: stats.variance! };
 }
 
 /** Batch normalisation over every axis but the last, with batch statistics (training) or the given running ones. */

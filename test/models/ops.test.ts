@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.ts";
-import { conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
+import { batchNormTrain, conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 function random(shape: number[], seed: number): tf.Tensor {
@@ -125,4 +125,32 @@ describe("pooling and transposed convolution", () => {
     assert.ok(maxAbsDiff(ours, reference) < 1e-5);
     tf.dispose([x, w, ours, reference]);
   });
+});
+
+describe("fused batch norm (training mode)", () => {
+  for (const relu of [false, true]) {
+    it(`value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}`, () => {
+      const x = random([2, 3, 4, 5, 6], 10);
+      const gamma = random([6], 11);
+      const beta = random([6], 12);
+      const probe = random([2, 3, 4, 5, 6], 13);
+      const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(a, [0, 1, 2, 3]);
+        const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+        return relu ? tf.relu(y) : y;
+      };
+      const fused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const out = batchNormTrain(a, g, b, relu);
+        tf.dispose([out.mean, out.variance]);
+        return out.y;
+      };
+      const loss = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), probe));
+      const [yRef, yOurs] = [tf.tidy(() => plain(x, gamma, beta)), tf.tidy(() => fused(x, gamma, beta))];
+      assert.ok(maxAbsDiff(yRef, yOurs) < 1e-4, "forward");
+      const gRef = tf.grads(loss(plain))([x, gamma, beta]);
+      const gOurs = tf.grads(loss(fused))([x, gamma, beta]);
+      gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-3 * Math.max(1, scaleOf(r)), `gradient ${i}: ${maxAbsDiff(r, gOurs[i]!)}`));
+      tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs]);
+    });
+  }
 });
