@@ -45,3 +45,17 @@ export function requireFlag(values: Parsed["values"], name: string, command: str
   }
   return value;
 }
+
+/** An optional integer flag: undefined when absent, else checked like intFlag. */
+export function optionalIntFlag(values: Parsed["values"], name: string, min = 0): number | undefined {
+  return stringFlag(values, name) === undefined ? undefined : intFlag(values, name, 0, min);
+}
+
+/** An optional positive number flag (learning rates, width multipliers). */
+export function numberFlag(values: Parsed["values"], name: string): number | undefined {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new ClipflowError("ConfigError", `--${name} must be a positive number, got "${raw}"`, { field: `--${name}` });
+  return value;
+}

@@ -54,11 +54,9 @@ export class Trainer {
         return loss;
       }, variables);
       lossSum += share * value.dataSync()[0]!;
-      value.dispose();
-      for (const [name, t] of Object.entries(kept)) {
-        termSums[name] = (termSums[name] ?? 0) + share * t.dataSync()[0]!;
-        t.dispose();
-      }
+      for (const [name, t] of Object.entries(kept)) termSums[name] = (termSums[name] ?? 0) + share * t.dataSync()[0]!;
+      // A term may be the loss tensor itself (a single-term loss): dispose each tensor once.
+      tf.dispose([...new Set([value, ...Object.values(kept)])]);
       for (const [tfName, grad] of Object.entries(grads)) {
         const name = byTfName.get(tfName) ?? tfName;
         const scaled = parts.length === 1 ? grad : tf.tidy(() => tf.mul(grad, share));

@@ -5,21 +5,13 @@
  */
 import { ClipflowError } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
-import { intFlag, stringFlag, type Parsed } from "../cli/args.ts";
+import { numberFlag, optionalIntFlag, stringFlag, type Parsed } from "../cli/args.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { prpSpec, type PipelineOverrides } from "./prp.ts";
 
 export const builtinPipelines: Record<string, (overrides: PipelineOverrides) => Record<string, unknown>> = {
   prp: prpSpec,
 };
-
-function numberFlag(values: Parsed["values"], name: string): number | undefined {
-  const raw = stringFlag(values, name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new ClipflowError("ConfigError", `--${name} must be a positive number, got "${raw}"`, { field: `--${name}` });
-  return value;
-}
 
 /** Applies CLI overrides to a raw spec object (a parsed JSON file). */
 function applyOverrides(raw: Record<string, unknown>, o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined }): Record<string, unknown> {
@@ -45,7 +37,7 @@ function applyOverrides(raw: Record<string, unknown>, o: Omit<PipelineOverrides,
 export function specFromArgs(values: Parsed["values"], readText: (path: string) => string): PipelineSpec {
   const pipeline = stringFlag(values, "pipeline");
   if (pipeline === undefined) throw new ClipflowError("ConfigError", `--pipeline is required (${Object.keys(builtinPipelines).join(", ")} or a SPEC.json)`, { field: "--pipeline" });
-  const optionalInt = (name: string, min: number) => (stringFlag(values, name) === undefined ? undefined : intFlag(values, name, 0, min));
+  const optionalInt = (name: string, min: number) => optionalIntFlag(values, name, min);
   const overrides = {
     data: stringFlag(values, "data"),
     epochs: optionalInt("epochs", 1),

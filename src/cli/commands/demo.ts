@@ -14,11 +14,11 @@ import { prpSpec } from "../../pipelines/prp.ts";
 import { pretrain } from "../../pipelines/pretrain.ts";
 import { parsePipelineSpec } from "../../stages/index.ts";
 import { writeReport } from "../report.ts";
-import { intFlag, parseCommandArgs, stringFlag } from "../args.ts";
+import { intFlag, numberFlag, optionalIntFlag, parseCommandArgs, stringFlag } from "../args.ts";
 
 export const help = `clipflow demo [--data DIR] [--out RUN] [--steps N] [--videos N] [--workers N] [--seed S]
 
-Synthetic actions (6 motion classes, H.264) → PRP pretraining (R3D-10 at width 1/8, 32×32 crops, batch 8) →
+Synthetic actions (6 motion classes, H.264) → PRP pretraining (R3D-10 at width 1/8, 32×32 frames, rates 1/2/4, batch 8) →
 retrieval R@k and linear-probe accuracy on held-out videos, trained vs random init of the same architecture.
 
   --data DIR     where the synthetic set lives / is generated (default data/demo-actions)
@@ -26,6 +26,7 @@ retrieval R@k and linear-probe accuracy on held-out videos, trained vs random in
   --steps N      pretraining steps (default 150, a few minutes on 2 cores)
   --videos N     synthetic videos when generating (default 96)
   --workers N    decode worker threads (default: one per core)
+  --lr X         base learning rate (default 0.05)
   --seed S       seed for data, initialisation and order (default 0)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -36,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     videos: { type: "string" },
     workers: { type: "string" },
     seed: { type: "string" },
+    lr: { type: "string" },
   });
   if (values.help) {
     process.stdout.write(`${help}\n`);
@@ -44,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   const data = stringFlag(values, "data") ?? "data/demo-actions";
   const out = stringFlag(values, "out") ?? "runs/demo";
   const seed = intFlag(values, "seed", 0);
-  const workers = stringFlag(values, "workers") === undefined ? undefined : intFlag(values, "workers", 0, 0);
+  const workers = optionalIntFlag(values, "workers");
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (!existsSync(join(data, "trainlist01.txt"))) {
     log(`generating the synthetic actions set in ${data} …`);
@@ -52,9 +54,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   const train = join(data, "trainlist01.txt");
   const test = join(data, "testlist01.txt");
-  const spec = parsePipelineSpec(
-    prpSpec({ data: train, steps: intFlag(values, "steps", 150, 1), epochs: 1000, batch: 8, backbone: "r3d", width: 0.125, size: 32, lr: 0.05, seed }),
-  );
+  const raw = prpSpec({ data: train, steps: intFlag(values, "steps", 150, 1), epochs: 1000, batch: 8, backbone: "r3d", width: 0.125, size: 32, lr: numberFlag(values, "lr") ?? 0.05, seed }) as {
+    stages: Array<Record<string, unknown>>;
+    train: { task: Record<string, unknown> };
+  };
+  // Whole 64×64 frames scaled to 32×32 (no crop: the moving object stays in view), rates {1, 2, 4}: the synthetic
+  // videos have 90 frames, and rate 8 needs 129.
+  Object.assign(raw.stages[1]!, { width: 32, height: 32, crop: [32, 32], rates: [1, 2, 4] });
+  raw.train.task.rates = 3;
+  const spec = parsePipelineSpec(raw);
   await rm(out, { recursive: true, force: true });
   const { signal, dispose } = interruptSignal();
   try {

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ClipflowError } from "../../core/errors.ts";
 import { evaluate } from "../../pipelines/evaluate.ts";
-import { intFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
 
 export const help = `clipflow eval retrieval|linear|all --checkpoint RUN --train DATA --test DATA [options]
 
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     randomInit: values["random-init"] === true,
     clips: intFlag(values, "clips", 10, 1),
     probeEpochs: intFlag(values, "epochs", 100, 1),
-    workers: stringFlag(values, "workers") === undefined ? undefined : intFlag(values, "workers", 0, 0),
+    workers: optionalIntFlag(values, "workers"),
   });
   const text = `${JSON.stringify(result, null, 2)}\n`;
   process.stdout.write(text);

@@ -3,7 +3,7 @@ import { ClipflowError } from "../../core/errors.ts";
 import { writeFeaturesH5 } from "../../io/featureFile.ts";
 import { specOfCheckpoint } from "../../pipelines/evaluate.ts";
 import { extractFeatures } from "../../pipelines/features.ts";
-import { intFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
 
 export const help = `clipflow extract --checkpoint RUN --data DATA --out FILE.h5 [--clips N] [--protocol prp|coclr] [--random-init]
 
@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const protocol = stringFlag(values, "protocol") ?? "coclr";
   if (protocol !== "prp" && protocol !== "coclr") throw new ClipflowError("ConfigError", `--protocol must be prp or coclr, got "${protocol}"`, { field: "--protocol" });
   const { spec, dir } = await specOfCheckpoint(requireFlag(values, "checkpoint", "extract"));
-  const stride = stringFlag(values, "stride") === undefined ? undefined : intFlag(values, "stride", 1, 1);
+  const stride = optionalIntFlag(values, "stride", 1);
   const features = await extractFeatures({
     spec,
     checkpoint: values["random-init"] === true ? undefined : dir,
@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     clips: intFlag(values, "clips", 10, 1),
     stride,
     protocol,
-    workers: stringFlag(values, "workers") === undefined ? undefined : intFlag(values, "workers", 0, 0),
+    workers: optionalIntFlag(values, "workers"),
   });
   const perClip = features.ids.map((id, i) => ({ name: id, data: features.perClip[i]!, shape: [features.clipCounts[i]!, features.dim] as [number, number] }));
   const averaged = features.ids.map((id, i) => ({ name: id, data: features.features.subarray(i * features.dim, (i + 1) * features.dim), shape: [1, features.dim] as [number, number] }));

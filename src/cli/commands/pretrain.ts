@@ -4,7 +4,7 @@ import { interruptSignal } from "../../core/runner.ts";
 import { writeReport } from "../report.ts";
 import { builtinPipelines, specFromArgs } from "../../pipelines/index.ts";
 import { pretrain } from "../../pipelines/pretrain.ts";
-import { intFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
 
 export const help = `clipflow pretrain --pipeline ${Object.keys(builtinPipelines).join("|")}|SPEC.json --data DATA --out RUN [options]
 
@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   const spec = specFromArgs(values, (path) => readFileSync(path, "utf8"));
   const { signal, dispose } = interruptSignal();
   try {
-    const workers = stringFlag(values, "workers") === undefined ? undefined : intFlag(values, "workers", 0, 0);
+    const workers = optionalIntFlag(values, "workers");
     const result = await pretrain({ spec, out, resume: values.resume === true, workers, signal });
     const report = await writeReport(out);
     process.stdout.write(

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tinyActions } from "./helpers/videoFixtures.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+let data = "";
+
+before(async () => {
+  data = await tinyActions();
+});
+
+it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "clipflow-example-")), "run");
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "bin/clipflow.js"), "pretrain", "--pipeline", join(root, "examples/prp-small.json"), "--data", join(data, "trainlist01.txt"), "--out", out, "--steps", "2", "--workers", "1"],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^done: 2 steps/m);
+  const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.equal(metrics.length, 2);
+  assert.equal(JSON.parse(readFileSync(join(out, "spec.json"), "utf8")).name, "prp-small");
+});
+
+it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the table and the report path", () => {
+  const dir = mkdtempSync(join(tmpdir(), "clipflow-demo-"));
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "bin/clipflow.js"), "demo", "--data", join(dir, "data"), "--out", join(dir, "run"), "--steps", "2", "--videos", "24", "--workers", "1"],
+    { encoding: "utf8", timeout: 300_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^encoder\s+R@1\s+R@5\s+R@10\s+accuracy/m);
+  assert.match(run.stdout, /^prp\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+  assert.match(run.stdout, /^random-init\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+  assert.match(run.stdout, /report: .*report\.html/);
+  for (const name of ["prp", "random-init"]) {
+    const result = JSON.parse(readFileSync(join(dir, "run", "eval", `${name}.json`), "utf8")) as Record<string, number>;
+    assert.equal(typeof result["R@1"], "number");
+    assert.equal(typeof result.accuracy, "number");
+  }
+});
