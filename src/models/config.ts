@@ -51,7 +51,22 @@ export const scheduleConfig = z.discriminatedUnion("kind", [
 ]);
 export type ScheduleConfig = z.infer<typeof scheduleConfig>;
 
-export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig]);
+export const vtdlTaskConfig = z.object({
+  kind: z.literal("vtdl"),
+  backbone: backboneConfig.prefault({}),
+  /** Projection dimension (MoCo head: global average pool → Linear(C, dim) → L2-normalise). */
+  dim: z.int().min(1).default(128),
+  /** Keys in the queue: 3569 (HMDB51), 5000 (UCF101), 12500 (Kinetics subset). */
+  queueSize: z.int().min(1).default(5000),
+  temperature: z.number().positive().default(0.07),
+  /** EMA momentum of the key encoder. */
+  momentum: z.number().min(0).max(1).default(0.999),
+  /** VTDL's extra negative: q·n with n = f_q(negative clip), with gradient. false = plain MoCo with a queue. */
+  extraNegative: z.boolean().default(true),
+});
+export type VtdlTaskConfig = z.infer<typeof vtdlTaskConfig>;
+
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig]);
 export type TaskConfig = z.infer<typeof taskConfig>;
 
 /** The `train` section of a pretraining spec. */

@@ -38,14 +38,28 @@ export interface VideoFeatures extends FeatureSet {
   deadLetters: number;
 }
 
-/** The clip geometry of a training spec: frames and the crop / resize of its sampling stage. */
-function clipGeometry(spec: PipelineSpec): { numFrames: number; width: number; height: number; crop: [number, number] } {
-  const sampler = spec.stages.find((stage) => stage.stage === "dilatedSample" || stage.stage === "decode") as
-    | { width?: number; height?: number; crop?: [number, number]; numFrames?: number; clipFrames?: number }
-    | undefined;
-  if (sampler === undefined) throw new ClipflowError("SpecError", "the spec has no sampling stage to take the clip geometry from", { field: "stages" });
-  const crop = sampler.crop ?? [112, 112];
-  return { numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16, width: sampler.width ?? crop[0], height: sampler.height ?? crop[1], crop };
+/**
+ * The clip geometry of a training spec: frames, stride and resize of its sampling stage, the crop of its sampling or
+ * augmentation stage (centre crop at evaluation), and its normalisation stage if any.
+ */
+export function clipGeometry(spec: PipelineSpec): { decode: Record<string, unknown>; normalize: Record<string, unknown> | undefined } {
+  type Record_ = { stage: string; [field: string]: unknown };
+  const stages = spec.stages as Record_[];
+  const sampler = stages.find((stage) => ["dilatedSample", "decode", "temporalTriplet"].includes(stage.stage));
+  if (sampler === undefined) throw new ClipflowError("SpecError", "the spec has no sampling stage (dilatedSample, decode, temporalTriplet) to take the clip geometry from", { field: "stages" });
+  const augment = stages.find((stage) => stage.stage === "spatialAugment");
+  const crop = (augment?.size ?? sampler.crop) as [number, number] | undefined;
+  const decode: Record<string, unknown> = {
+    numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16,
+    stride: sampler.stage === "dilatedSample" ? 1 : (sampler.stride ?? 1),
+    ...(sampler.width === undefined ? {} : { width: sampler.width, height: sampler.height }),
+    ...(sampler.shortSide === undefined ? {} : { shortSide: sampler.shortSide }),
+    ...(crop === undefined ? {} : { crop }),
+  };
+  const normalize = stages.find((stage) => stage.stage === "normalize");
+  if (normalize === undefined) return { decode, normalize: undefined };
+  const { stage: _stage, views: _views, id: _id, ...rest } = normalize;
+  return { decode, normalize: rest };
 }
 
 export async function extractFeatures(options: FeatureOptions): Promise<VideoFeatures> {
@@ -64,7 +78,8 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
     seed: spec.seed,
     stages: [
       { stage: "videos", data: options.data },
-      { stage: "decode", numFrames: geometry.numFrames, ...sampling, outOfBounds: "repeatLast", width: geometry.width, height: geometry.height, crop: geometry.crop },
+      { stage: "decode", ...geometry.decode, ...sampling, outOfBounds: "repeatLast" },
+      ...(geometry.normalize === undefined ? [] : [{ stage: "normalize", ...geometry.normalize }]),
     ],
   });
   const ids: string[] = [];
@@ -83,10 +98,12 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
         const views = Object.keys(sample.views).sort((a, b) => Number(a.replace(/\D/g, "")) - Number(b.replace(/\D/g, "")));
         const first = sample.views[views[0]!]!;
         const per = first.data.length;
-        const stacked = new Uint8Array(per * views.length);
-        views.forEach((name, i) => stacked.set(sample.views[name]!.data as Uint8Array, i * per));
+        const floats = first.data instanceof Float32Array;
+        const stacked = floats ? new Float32Array(per * views.length) : new Uint8Array(per * views.length);
+        views.forEach((name, i) => stacked.set(sample.views[name]!.data, i * per));
         const features = tf.tidy(() => {
-          const clips = tf.div(tf.tensor(stacked, [views.length, ...first.shape], "int32"), 255) as tf.Tensor5D;
+          const shape = [views.length, ...first.shape] as [number, number, number, number, number];
+          const clips = (floats ? tf.tensor(stacked, shape) : tf.div(tf.tensor(stacked, shape, "int32"), 255)) as tf.Tensor5D;
           return trainer.task.features(clips, protocol);
         });
         const values = features.dataSync() as Float32Array;

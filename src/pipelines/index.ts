@@ -8,9 +8,11 @@ import type { PipelineSpec } from "../core/spec.ts";
 import { numberFlag, optionalIntFlag, stringFlag, type Parsed } from "../cli/args.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { prpSpec, type PipelineOverrides } from "./prp.ts";
+import { vtdlSpec } from "./vtdl.ts";
 
 export const builtinPipelines: Record<string, (overrides: PipelineOverrides) => Record<string, unknown>> = {
   prp: prpSpec,
+  vtdl: vtdlSpec,
 };
 
 /** Applies CLI overrides to a raw spec object (a parsed JSON file). */
@@ -55,7 +57,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
   const builtin = builtinPipelines[pipeline];
   if (builtin !== undefined) {
     if (overrides.data === undefined) throw new ClipflowError("ConfigError", "--data is required with a built-in pipeline", { field: "--data" });
-    if (overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
+    if (pipeline === "prp" && overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
     raw = builtin({ ...overrides, data: overrides.data });
   } else if (pipeline.endsWith(".json")) {
     let text: string;

@@ -10,6 +10,8 @@ import { readFeaturesH5 } from "../../src/io/featureFile.ts";
 import { evaluate } from "../../src/pipelines/evaluate.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
+import { vtdlSpec } from "../../src/pipelines/vtdl.ts";
+import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
 
@@ -92,6 +94,39 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     const read = await readFeaturesH5(h5);
     assert.equal(read.size, 6);
     for (const value of read.values()) assert.equal(value.shape[0], 3);
+  });
+});
+
+describe("pretrain (VTDL: triplets, TCA, momentum encoder, queue)", () => {
+  const vtdl = (steps: number) =>
+    parsePipelineSpec(
+      (() => {
+        const raw = vtdlSpec({ data: join(data, "trainlist01.txt"), steps, epochs: 10, batch: 2, width: 0.0625, size: 32, seed: 4, frames: 8 }) as { train: { task: Record<string, unknown> } };
+        raw.train.task.queueSize = 16;
+        return raw;
+      })(),
+    );
+
+  it("trains, checkpoints the key encoder and the queue, and resumes exactly", async () => {
+    const straight = join(work, "vtdl-straight");
+    const result = await pretrain({ spec: vtdl(4), out: straight, workers: 0, log: quiet, progress: false });
+    assert.equal(result.steps, 4);
+    const metrics = lines(join(straight, "metrics.jsonl"));
+    for (const m of metrics) assert.ok(Number.isFinite(m.nce) && m.nce! > 0);
+    const { meta, state } = await readCheckpoint(straight);
+    assert.deepEqual(state.tensors.get("task/queue")?.shape, [16, 128]);
+    assert.ok([...state.tensors.keys()].some((name) => name.startsWith("task/key.backbone.")));
+    assert.deepEqual(meta.scalars.task, { queuePointer: 8, queueFilled: 8 });
+    const split = join(work, "vtdl-split");
+    await pretrain({ spec: vtdl(2), out: split, workers: 0, log: quiet, progress: false });
+    await pretrain({ spec: vtdl(4), out: split, resume: true, workers: 0, log: quiet, progress: false });
+    assert.deepEqual(lines(join(split, "metrics.jsonl")).map((m) => m.loss), metrics.map((m) => m.loss));
+  });
+
+  it("evaluates with the run's normalisation and geometry (ImageNet mean/std, stride 4, centre crop)", async () => {
+    const result = await evaluate({ checkpoint: join(work, "vtdl-straight"), train: join(data, "trainlist01.txt"), test: join(data, "testlist01.txt"), kinds: ["retrieval"], protocol: "coclr", clips: 2, workers: 0 });
+    assert.equal(result.testVideos, 6);
+    assert.equal(result.dim, 32);
   });
 });
 

@@ -1,0 +1,73 @@
+/**
+ * VTDL's network and loss (Wang et al. 2020; METHODS.md §2): query encoder f_q (trained) and key encoder f_k (EMA of
+ * f_q, m = 0.999), both backbone → global average pool → Linear(C, 128) → L2-normalise. Per batch from the
+ * temporalTriplet pipeline: q = f_q(TCA(anchor)), k = f_k(positive) (no gradient), n = f_q(negative) (with gradient);
+ * logits = [q·k, q·queue, q·n] / 0.07, cross-entropy with target 0. After each step the keys are enqueued (the negative
+ * is not) and f_k moves towards f_q. The key encoder and the queue are saved in checkpoints.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../core/rng.ts";
+import type { Batch } from "../core/types.ts";
+import { infoNce } from "../losses/nce.ts";
+import { momentumUpdate } from "../memory/momentum.ts";
+import { FeatureQueue } from "../memory/queue.ts";
+import { createBackbone } from "./backbones.ts";
+import type { VtdlTaskConfig } from "./config.ts";
+import { projectionHead } from "./heads.ts";
+import { ParamStore } from "./params.ts";
+import { clipFeatures } from "./prp.ts";
+import { viewTensor, type Task } from "./task.ts";
+
+function encoder(store: ParamStore, config: VtdlTaskConfig) {
+  const backbone = createBackbone(store, config.backbone);
+  const project = projectionHead(store, backbone.channels, config.dim);
+  return { backbone, embed: (x: tf.Tensor5D, training: boolean) => project(backbone.forward(x, training)) };
+}
+
+export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
+  const store = new ParamStore(rng);
+  const query = encoder(store, config);
+  const keyStore = new ParamStore(rng.fork("key"));
+  const key = encoder(keyStore, config);
+  keyStore.copyFrom(store);
+  const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
+  const pending: tf.Tensor2D[] = [];
+  return {
+    kind: "vtdl",
+    store,
+    loss(batch: Batch) {
+      const q = query.embed(viewTensor(batch, "anchor"), true);
+      const k = key.embed(viewTensor(batch, "positive"), true);
+      pending.push(tf.keep(k));
+      const negative = config.extraNegative ? query.embed(viewTensor(batch, "negative"), true) : undefined;
+      return infoNce({ query: q, key: k, queue: queue.tensor as tf.Tensor as tf.Tensor2D, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });
+    },
+    afterStep() {
+      momentumUpdate(keyStore, store, config.momentum);
+      for (const keys of pending.splice(0)) {
+        queue.enqueue(keys);
+        keys.dispose();
+      }
+    },
+    features(clips, protocol) {
+      return clipFeatures(query.backbone.forward(clips, false), protocol);
+    },
+    stateTensors() {
+      const tensors = new Map<string, tf.Variable>();
+      for (const [name, variable] of keyStore.namedTensors()) tensors.set(`key.${name}`, variable);
+      tensors.set("queue", queue.tensor);
+      return tensors;
+    },
+    stateScalars: () => ({ queuePointer: queue.pointer, queueFilled: queue.filled }),
+    restoreScalars(values) {
+      queue.pointer = values.queuePointer ?? 0;
+      queue.filled = values.queueFilled ?? 0;
+    },
+    dispose() {
+      tf.dispose(pending.splice(0));
+      store.dispose();
+      keyStore.dispose();
+      queue.dispose();
+    },
+  };
+}
