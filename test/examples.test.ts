@@ -28,6 +28,16 @@ it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
   assert.equal(JSON.parse(readFileSync(join(out, "spec.json"), "utf8")).name, "prp-small");
 });
 
+it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) trains for a few steps", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "clipflow-arrow-")), "run");
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "examples/arrowOfTime.ts"), join(data, "trainlist01.txt"), out, "3"], { encoding: "utf8", timeout: 120_000, cwd: root });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^arrow of time: 3 steps, last loss \d/m);
+  const spec = JSON.parse(readFileSync(join(out, "spec.json"), "utf8")) as { stages: Array<{ stage: string }> };
+  assert.deepEqual(spec.stages.map((stage) => stage.stage), ["videos", "decode", "reverseClip", "batch"]);
+  assert.equal(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 3);
+});
+
 it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the table and the report path", () => {
   const dir = mkdtempSync(join(tmpdir(), "clipflow-demo-"));
   const run = spawnSync(

@@ -66,7 +66,10 @@ export const vtdlTaskConfig = z.object({
 });
 export type VtdlTaskConfig = z.infer<typeof vtdlTaskConfig>;
 
-export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig]);
+/** A task written in code (network + loss), passed to `pretrain({ task })`; the spec only names it. */
+export const customTaskConfig = z.looseObject({ kind: z.literal("custom"), name: z.string().min(1) });
+
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, customTaskConfig]);
 export type TaskConfig = z.infer<typeof taskConfig>;
 
 /** The `train` section of a pretraining spec. */

@@ -1,4 +1,9 @@
-/** Builds the task (network + loss) a `train.task` config names. New pretexts add a case here and a config schema. */
+/**
+ * Builds the task (network + loss) a `train.task` config names. Built-in pretexts add a case here and a config schema;
+ * a pretext written in code passes its own factory to `pretrain({ task })` instead.
+ */
+export type TaskFactory = (rng: Rng) => Task;
+import { ClipflowError } from "../core/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import type { TaskConfig } from "./config.ts";
 import { createPrpTask } from "./prp.ts";
@@ -11,5 +16,7 @@ export function createTask(config: TaskConfig, rng: Rng): Task {
       return createPrpTask(config, rng);
     case "vtdl":
       return createVtdlTask(config, rng);
+    case "custom":
+      throw new ClipflowError("ConfigError", `task "${config.name}" is written in code: pass it to pretrain({ task })`, { field: "train.task" });
   }
 }

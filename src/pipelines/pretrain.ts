@@ -19,12 +19,18 @@ import { readCheckpoint, writeCheckpoint } from "../io/checkpoint.ts";
 import { selectBackend } from "../models/backend.ts";
 import { trainSection, type TrainSection } from "../models/config.ts";
 import { Optimizer, Schedule } from "../models/optim.ts";
-import { createTask } from "../models/tasks.ts";
+import { createTask, type TaskFactory } from "../models/tasks.ts";
+import type { Stage } from "../core/stage.ts";
 import { Trainer } from "../models/trainer.ts";
 import { compilePipelineSpec } from "../stages/index.ts";
 
 export interface PretrainOptions {
+  /** Seed, in-flight bound, the `train` section, and the stages (unless `stages` is given). */
   spec: PipelineSpec;
+  /** A pipeline composed in code (`chain(...)`), ending in batches; replaces the spec's stages. */
+  stages?: readonly Stage<unknown, unknown>[];
+  /** A task (network + loss) written in code, for `train.task.kind: "custom"`. */
+  task?: TaskFactory;
   out: string;
   resume?: boolean;
   workers?: number | undefined;
@@ -51,16 +57,18 @@ export function trainOf(spec: PipelineSpec): TrainSection {
 }
 
 /** Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed). */
-export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void): Promise<Trainer> {
+export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory): Promise<Trainer> {
   const train = trainOf(spec);
   await selectBackend(train.backend, log);
-  const task = createTask(train.task, rngFor(spec.seed, 0, "model", "init"));
+  const rng = rngFor(spec.seed, 0, "model", "init");
+  const task = factory === undefined ? createTask(train.task, rng) : factory(rng);
   const optimizer = new Optimizer(train.optimizer, task.store);
   return new Trainer(task, optimizer, new Schedule(train.schedule, train.optimizer.lr), train.microBatch ?? Infinity);
 }
 
-function batchSizeOf(spec: PipelineSpec): number {
-  const record = spec.stages.find((stage) => stage.stage === "batch") as { size?: number } | undefined;
+function batchSizeOf(spec: PipelineSpec, stages?: readonly Stage<unknown, unknown>[]): number {
+  const records = stages === undefined ? spec.stages : stages.map((stage) => stage.toSpec());
+  const record = records.find((stage) => stage.stage === "batch") as { size?: number } | undefined;
   return record?.size ?? 1;
 }
 
@@ -84,13 +92,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     throw new ClipflowError("ConfigError", `${out} already holds a run: pass --resume to continue it, or choose another --out`, { field: "--out" });
   }
   await mkdir(out, { recursive: true });
-  const trainer = await buildTrainer(spec, log);
+  // What the run records: the spec, with the stages of a pipeline composed in code in place of the spec's own.
+  const recorded = options.stages === undefined ? spec : { ...spec, stages: options.stages.map((stage) => stage.toSpec()) };
+  const trainer = await buildTrainer(spec, log, options.task);
   let step = 0;
   let startEpoch = 0;
   let skip = 0;
   if (options.resume) {
     const { meta, state } = await readCheckpoint(out);
-    if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(spec)) {
+    if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(recorded)) {
       throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
     }
     trainer.restore(state);
@@ -99,12 +109,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     skip = meta.cursor;
     log(`resuming ${out} at step ${step} (epoch ${startEpoch}, batch ${skip})`);
   }
-  await writeFile(specPath, `${JSON.stringify(spec, null, 2)}\n`);
-  const { pipeline } = compilePipelineSpec(spec);
-  const sourceSize = (pipeline.stages[0]?.impl as { size?: number } | undefined)?.size;
-  const perEpoch = sourceSize === undefined ? undefined : Math.floor(sourceSize / batchSizeOf(spec));
+  await writeFile(specPath, `${JSON.stringify(recorded, null, 2)}\n`);
+  const stages = options.stages ?? compilePipelineSpec(spec).pipeline.stages;
+  const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
+  const perEpoch = sourceSize === undefined ? undefined : Math.floor(sourceSize / batchSizeOf(spec, options.stages));
   if (perEpoch === 0) {
-    throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSizeOf(spec)}: nothing to train on`, { field: "stages[0].data" });
+    throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSizeOf(spec, options.stages)}: nothing to train on`, { field: "stages[0].data" });
   }
   const totalSteps = train.steps ?? (perEpoch === undefined ? undefined : perEpoch * train.epochs);
   const metrics = new JsonlWriter(join(out, "metrics.jsonl"));
@@ -119,7 +129,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   let status: PretrainResult["status"] = "completed";
   let epoch = startEpoch;
   const save = async (cursor: number, atEpoch: number) => {
-    checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec });
+    checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec: recorded });
   };
   try {
     for (epoch = startEpoch; epoch < train.epochs; epoch += 1) {
@@ -130,7 +140,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       let lossCount = 0;
       let lastDone = performance.now();
       const summary = await runPipeline(
-        pipeline.stages,
+        stages,
         async (value: unknown, info) => {
           const batch = value as Batch;
           cursor += 1;
@@ -159,7 +169,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
           });
           if (showProgress) {
             const rate = clips / elapsed;
-            const eta = totalSteps === undefined ? "" : ` · ETA ${formatDuration(((totalSteps - step) * batchSizeOf(spec)) / Math.max(rate, 1e-9))}`;
+            const eta = totalSteps === undefined ? "" : ` · ETA ${formatDuration(((totalSteps - step) * batchSizeOf(spec, options.stages)) / Math.max(rate, 1e-9))}`;
             process.stderr.write(
               `\r\x1b[2Kstep ${step}${totalSteps === undefined ? "" : `/${totalSteps}`} · epoch ${epoch + 1}/${train.epochs} · loss ${result.loss.toFixed(4)} · ${rate.toFixed(1)} clips/s · wait ${waitMs.toFixed(0)} ms · step ${result.stepMs.toFixed(0)} ms${eta}`,
             );
