@@ -4,6 +4,7 @@
  * return plain data; they never touch rxjs, tfjs or the file system.
  */
 import { clipIndices } from "./clipIndices.ts";
+import { colourJitter } from "./colour.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
@@ -12,6 +13,7 @@ import { tca } from "./vtdl.ts";
 
 export const kernels = {
   clipIndices,
+  colourJitter,
   cropResize,
   identity,
   normalize,

@@ -1,0 +1,124 @@
+/**
+ * Colour augmentation with torchvision's semantics on [0, 1] floats (ColorJitter, RandomGrayscale; used by VTDL's
+ * and CoCLR's recipes, METHODS.md §2–3). One set of parameters per clip, shared by all its frames:
+ * - brightness b: x·b; contrast c: c·x + (1 − c)·mean(gray(frame)); saturation s: s·x + (1 − s)·gray(x), each clamped to
+ *   [0, 1]; hue h ∈ [−0.5, 0.5]: rotate the HSV hue by h (mod 1). gray = 0.2989 R + 0.587 G + 0.114 B (torchvision).
+ * - The four are applied in a random order (a permutation drawn per clip). `lastOnly` reproduces the VTDL reference's
+ *   quirk, where only the last op of the shuffled list took effect.
+ * uint8 input is scaled to [0, 1] and rounded back to uint8 on output (as PIL-based pipelines quantise).
+ */
+import type { Rng } from "../core/rng.ts";
+
+export type ColourOp = "brightness" | "contrast" | "saturation" | "hue";
+
+export interface ColourJitterParams {
+  order: ColourOp[];
+  brightness: number;
+  contrast: number;
+  saturation: number;
+  hue: number;
+  grayscale: boolean;
+}
+
+export interface ColourJitterRanges {
+  brightness: number;
+  contrast: number;
+  saturation: number;
+  hue: number;
+  /** Probability of converting the clip to gray (RandomGrayscale). */
+  grayscale?: number;
+}
+
+/** Draws one clip's parameters: factors uniform in [max(0, 1 − v), 1 + v], hue uniform in [−h, h], a random order. */
+export function drawColourJitter(rng: Rng, ranges: ColourJitterRanges): ColourJitterParams {
+  const order = rng.shuffle(["brightness", "contrast", "saturation", "hue"] as ColourOp[]);
+  const factor = (v: number) => (v > 0 ? rng.uniform(Math.max(0, 1 - v), 1 + v) : 1);
+  return {
+    order,
+    brightness: factor(ranges.brightness),
+    contrast: factor(ranges.contrast),
+    saturation: factor(ranges.saturation),
+    hue: ranges.hue > 0 ? rng.uniform(-ranges.hue, ranges.hue) : 0,
+    grayscale: rng.bernoulli(ranges.grayscale ?? 0),
+  };
+}
+
+const clamp = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const grayOf = (r: number, g: number, b: number) => 0.2989 * r + 0.587 * g + 0.114 * b;
+
+function hueShift(px: Float32Array, i: number, shift: number): void {
+  const r = px[i]!;
+  const g = px[i + 1]!;
+  const b = px[i + 2]!;
+  const max = Math.max(r, g, b);
+  const min = Math.min(r, g, b);
+  const delta = max - min;
+  let h = 0;
+  if (delta > 0) {
+    if (max === r) h = ((g - b) / delta) % 6;
+    else if (max === g) h = (b - r) / delta + 2;
+    else h = (r - g) / delta + 4;
+    h /= 6;
+  }
+  h = (((h + shift) % 1) + 1) % 1;
+  const s = max === 0 ? 0 : delta / max;
+  const v = max;
+  const sector = Math.floor(h * 6) % 6;
+  const f = h * 6 - Math.floor(h * 6);
+  const p = v * (1 - s);
+  const q = v * (1 - s * f);
+  const t = v * (1 - s * (1 - f));
+  const rgb = [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][sector]!;
+  px[i] = rgb[0]!;
+  px[i + 1] = rgb[1]!;
+  px[i + 2] = rgb[2]!;
+}
+
+function applyOp(px: Float32Array, frames: number, frameSize: number, op: ColourOp, params: ColourJitterParams): void {
+  if (op === "brightness") {
+    for (let i = 0; i < px.length; i += 1) px[i] = clamp(px[i]! * params.brightness);
+  } else if (op === "contrast") {
+    const c = params.contrast;
+    for (let f = 0; f < frames; f += 1) {
+      const start = f * frameSize;
+      let sum = 0;
+      for (let i = start; i < start + frameSize; i += 3) sum += grayOf(px[i]!, px[i + 1]!, px[i + 2]!);
+      const mean = sum / (frameSize / 3);
+      for (let i = start; i < start + frameSize; i += 1) px[i] = clamp(c * px[i]! + (1 - c) * mean);
+    }
+  } else if (op === "saturation") {
+    const s = params.saturation;
+    for (let i = 0; i < px.length; i += 3) {
+      const gray = grayOf(px[i]!, px[i + 1]!, px[i + 2]!);
+      for (let k = 0; k < 3; k += 1) px[i + k] = clamp(s * px[i + k]! + (1 - s) * gray);
+    }
+  } else if (params.hue !== 0) {
+    for (let i = 0; i < px.length; i += 3) hueShift(px, i, params.hue);
+  }
+}
+
+export interface ColourJitterInput {
+  data: Uint8Array | Float32Array;
+  shape: [number, number, number, number];
+  params: ColourJitterParams;
+  lastOnly?: boolean;
+}
+
+/** Applies a clip's colour parameters to THWC RGB frames; returns the same dtype as the input. */
+export function colourJitter(input: ColourJitterInput): { data: Uint8Array | Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  if (c !== 3) throw new RangeError(`colour jitter needs RGB frames (3 channels), got ${c}`);
+  const px = input.data instanceof Uint8Array ? Float32Array.from(input.data, (v) => v / 255) : Float32Array.from(input.data);
+  const ops = input.lastOnly ? input.params.order.slice(-1) : input.params.order;
+  for (const op of ops) applyOp(px, t, h * w * 3, op, input.params);
+  if (input.params.grayscale) {
+    for (let i = 0; i < px.length; i += 3) {
+      const gray = grayOf(px[i]!, px[i + 1]!, px[i + 2]!);
+      px[i] = gray;
+      px[i + 1] = gray;
+      px[i + 2] = gray;
+    }
+  }
+  const data = input.data instanceof Uint8Array ? Uint8Array.from(px, (v) => Math.round(v * 255)) : px;
+  return { data, shape: input.shape };
+}
