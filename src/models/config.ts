@@ -86,5 +86,7 @@ export const trainSection = z.object({
   /** Write a checkpoint every N steps (and always at the end of each epoch and on Ctrl-C). */
   checkpointEvery: z.int().min(1).default(500),
   backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
+  /** Data-parallel replicas of the step (2 = a second trainer in a worker thread, both cores busy). */
+  replicas: z.int().min(1).max(2).default(1),
 });
 export type TrainSection = z.infer<typeof trainSection>;

@@ -18,6 +18,18 @@ export interface StepResult {
   clips: number;
 }
 
+export interface ReplicaGradients {
+  loss: number;
+  terms: Record<string, number>;
+  grads: Record<string, Float32Array>;
+}
+
+/** A trainer replica in another thread (see src/models/replica.ts). */
+export interface GradientReplica {
+  gradients(batch: Batch): Promise<ReplicaGradients>;
+  apply(grads: Record<string, Float32Array>, lr: number): void;
+}
+
 export interface NamedArrays {
   tensors: Map<string, { data: Float32Array; shape: number[] }>;
   scalars: Record<string, unknown>;
@@ -33,6 +45,50 @@ export class Trainer {
 
   step(batch: Batch): StepResult {
     const started = performance.now();
+    const computed = this.computeGradients(batch);
+    this.applyGradients(computed.grads, batch, computed.loss);
+    return { loss: computed.loss, terms: computed.terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: computed.clips };
+  }
+
+  /**
+   * Data-parallel step over this trainer and a replica in another thread (both cores busy although wasm threads do not
+   * run in Node): the replica computes the gradient of the second half of the batch while this thread computes the
+   * first; the sample-weighted mean is applied here and sent to the replica, whose optimiser applies the same update,
+   * so both hold identical weights. BatchNorm statistics are per half (as with PyTorch DDP without SyncBN).
+   */
+  async stepWith(replica: GradientReplica, batch: Batch): Promise<StepResult> {
+    const started = performance.now();
+    const total = batch.keys.length;
+    if (total < 2) return this.step(batch);
+    const [mine, theirs] = splitBatch(batch, Math.ceil(total / 2)) as [Batch, Batch];
+    const remote = replica.gradients(theirs);
+    const local = this.computeGradients(mine);
+    let other: ReplicaGradients;
+    try {
+      other = await remote;
+    } catch (error) {
+      tf.dispose(Object.values(local.grads));
+      throw error;
+    }
+    const a = mine.keys.length / total;
+    const b = theirs.keys.length / total;
+    const averaged: Record<string, tf.Tensor> = {};
+    const arrays: Record<string, Float32Array> = {};
+    for (const [name, grad] of Object.entries(local.grads)) {
+      const theirsGrad = other.grads[name];
+      averaged[name] = theirsGrad === undefined ? grad : tf.tidy(() => tf.add(tf.mul(grad, a), tf.mul(tf.tensor(theirsGrad, grad.shape), b)));
+      if (averaged[name] !== grad) grad.dispose();
+      arrays[name] = averaged[name]!.dataSync() as Float32Array;
+    }
+    replica.apply(arrays, this.optimizer.lr);
+    const loss = a * local.loss + b * other.loss;
+    const terms = Object.fromEntries(Object.keys(local.terms).map((name) => [name, a * local.terms[name]! + b * (other.terms[name] ?? 0)]));
+    this.applyGradients(averaged, batch, loss);
+    return { loss, terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: total };
+  }
+
+  /** Forward + backward over micro-batches: the mean loss, its terms and the gradient by parameter name. */
+  computeGradients(batch: Batch): { loss: number; terms: Record<string, number>; grads: Record<string, tf.Tensor>; clips: number } {
     const total = batch.keys.length;
     const parts = splitBatch(batch, this.microBatch);
     const byTfName = new Map<string, string>();
@@ -69,14 +125,19 @@ export class Trainer {
         }
       }
     }
-    if (!Number.isFinite(lossSum)) {
-      tf.dispose(Object.values(sums));
-      throw new ClipflowError("StageError", `the loss is ${lossSum} at step ${this.optimizer.step + 1} (batch ${batch.keys.slice(0, 4).join(", ")}…)`, { stage: "train", field: "loss" });
+    return { loss: lossSum, terms: termSums, grads: sums, clips: total };
+  }
+
+  /** One optimiser update from gradients by name (disposed here), then the task's after-step hook. */
+  applyGradients(grads: Record<string, tf.Tensor>, batch: Batch, loss?: number): void {
+    const checked = loss ?? 0;
+    if (!Number.isFinite(checked)) {
+      tf.dispose(Object.values(grads));
+      throw new ClipflowError("StageError", `the loss is ${checked} at step ${this.optimizer.step + 1} (batch ${batch.keys.slice(0, 4).join(", ")}…)`, { stage: "train", field: "loss" });
     }
-    this.optimizer.apply(sums);
-    tf.dispose(Object.values(sums));
+    this.optimizer.apply(grads);
+    tf.dispose(Object.values(grads));
     if (this.task.afterStep !== undefined) tf.tidy(() => this.task.afterStep?.());
-    return { loss: lossSum, terms: termSums, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: total };
   }
 
   /** Everything a checkpoint holds besides the spec and the data cursor. */

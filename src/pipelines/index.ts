@@ -16,7 +16,10 @@ export const builtinPipelines: Record<string, (overrides: PipelineOverrides) => 
 };
 
 /** Applies CLI overrides to a raw spec object (a parsed JSON file). */
-function applyOverrides(raw: Record<string, unknown>, o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined }): Record<string, unknown> {
+function applyOverrides(
+  raw: Record<string, unknown>,
+  o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined; replicas?: number | undefined },
+): Record<string, unknown> {
   const spec = structuredClone(raw) as { seed?: number; stages?: Array<Record<string, unknown>>; train?: Record<string, unknown> };
   if (o.seed !== undefined) spec.seed = o.seed;
   for (const stage of spec.stages ?? []) {
@@ -28,6 +31,7 @@ function applyOverrides(raw: Record<string, unknown>, o: Omit<PipelineOverrides,
     if (o.epochs !== undefined) train.epochs = o.epochs;
     if (o.steps !== undefined) train.steps = o.steps;
     if (o.microBatch !== undefined) train.microBatch = o.microBatch;
+    if (o.replicas !== undefined) (train as Record<string, unknown>).replicas = o.replicas;
     if (o.lr !== undefined) train.optimizer = { ...(train.optimizer ?? {}), lr: o.lr };
     if (train.task !== undefined && (o.backbone !== undefined || o.width !== undefined)) {
       train.task.backbone = { ...(train.task.backbone ?? {}), ...(o.backbone === undefined ? {} : { name: o.backbone }), ...(o.width === undefined ? {} : { width: o.width }) };
@@ -52,6 +56,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
     lr: numberFlag(values, "lr"),
     seed: optionalInt("seed", 0),
     microBatch: optionalInt("micro-batch", 1),
+    replicas: optionalInt("replicas", 1),
   };
   let raw: Record<string, unknown>;
   const builtin = builtinPipelines[pipeline];

@@ -22,6 +22,7 @@ import { Optimizer, Schedule } from "../models/optim.ts";
 import { createTask, type TaskFactory } from "../models/tasks.ts";
 import type { Stage } from "../core/stage.ts";
 import { Trainer } from "../models/trainer.ts";
+import { ThreadReplica } from "../models/replica.ts";
 import { compilePipelineSpec } from "../stages/index.ts";
 
 export interface PretrainOptions {
@@ -95,6 +96,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   // What the run records: the spec, with the stages of a pipeline composed in code in place of the spec's own.
   const recorded = options.stages === undefined ? spec : { ...spec, stages: options.stages.map((stage) => stage.toSpec()) };
   const trainer = await buildTrainer(spec, log, options.task);
+  let replica: ThreadReplica | undefined;
+  if (train.replicas > 1) {
+    if (options.task !== undefined || trainer.task.afterStep !== undefined) {
+      trainer.task.dispose();
+      trainer.optimizer.dispose();
+      throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
+    }
+    replica = await ThreadReplica.start(spec);
+  }
   let step = 0;
   let startEpoch = 0;
   let skip = 0;
@@ -104,6 +114,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
     }
     trainer.restore(state);
+    await replica?.restore(state);
     step = meta.step;
     startEpoch = meta.epoch;
     skip = meta.cursor;
@@ -149,7 +160,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
             return;
           }
           const waitMs = performance.now() - lastDone;
-          const result = trainer.step(batch);
+          const result = replica === undefined ? trainer.step(batch) : await trainer.stepWith(replica, batch);
           step += 1;
           clips += result.clips;
           lastLoss = result.loss;
@@ -199,6 +210,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   } finally {
     if (showProgress) process.stderr.write("\n");
     await cpu.close();
+    await replica?.close();
     trainer.task.dispose();
     trainer.optimizer.dispose();
   }

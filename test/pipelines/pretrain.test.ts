@@ -60,6 +60,21 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     assert.deepEqual(b, a);
   });
 
+  it("two replicas (second half of each batch in a worker thread) train and resume exactly", async () => {
+    const withReplicas = (steps: number) => parsePipelineSpec({ ...tiny(steps), train: { ...(tiny(steps).train as object), replicas: 2 } });
+    const straight = join(work, "replicas-straight");
+    await pretrain({ spec: withReplicas(4), out: straight, workers: 0, log: quiet, progress: false });
+    const split = join(work, "replicas-split");
+    await pretrain({ spec: withReplicas(2), out: split, workers: 0, log: quiet, progress: false });
+    await pretrain({ spec: withReplicas(4), out: split, resume: true, workers: 0, log: quiet, progress: false });
+    const a = lines(join(straight, "metrics.jsonl")).map((m) => m.loss);
+    assert.equal(a.length, 4);
+    assert.deepEqual(lines(join(split, "metrics.jsonl")).map((m) => m.loss), a);
+    // One replica and two see the same data; only BatchNorm's per-half statistics differ.
+    const single = lines(join(work, "straight", "metrics.jsonl")).map((m) => m.loss);
+    assert.ok(Math.abs(a[0]! - single[0]!) / single[0]! < 0.05, `${a[0]} vs ${single[0]}`);
+  });
+
   it("refuses to overwrite a run without --resume, and a resume with another architecture", async () => {
     const out = join(work, "run");
     await assert.rejects(pretrain({ spec: tiny(3), out, workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.field === "--out");
@@ -121,6 +136,11 @@ describe("pretrain (VTDL: triplets, TCA, momentum encoder, queue)", () => {
     await pretrain({ spec: vtdl(2), out: split, workers: 0, log: quiet, progress: false });
     await pretrain({ spec: vtdl(4), out: split, resume: true, workers: 0, log: quiet, progress: false });
     assert.deepEqual(lines(join(split, "metrics.jsonl")).map((m) => m.loss), metrics.map((m) => m.loss));
+  });
+
+  it("refuses two replicas (the queue and key encoder would diverge)", async () => {
+    const spec = parsePipelineSpec({ ...vtdl(1), train: { ...(vtdl(1).train as object), replicas: 2 } });
+    await assert.rejects(pretrain({ spec, out: join(work, "vtdl-replicas"), workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.field === "train.replicas");
   });
 
   it("evaluates with the run's normalisation and geometry (ImageNet mean/std, stride 4, centre crop)", async () => {

@@ -20,6 +20,7 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --size S         crop size (S×S)                --seed S      run seed (data order, augmentation, initialisation)
   --workers N      decode/kernel worker threads (0 = inline; default: one per core)
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
+  --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP; not VTDL's stateful step)
   --resume         continue RUN from its latest checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     seed: { type: "string" },
     workers: { type: "string" },
     "micro-batch": { type: "string" },
+    replicas: { type: "string" },
     resume: { type: "boolean" },
   });
   if (values.help) {
