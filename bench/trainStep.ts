@@ -5,17 +5,16 @@
  * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
  * Goal: within 1.5× of PyTorch.
  * Each configuration runs in its own process (a wasm heap that runs out cannot be recovered), ours then the peer's.
- * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 only)
+ * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 with 2 replicas only)
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { rngFromSeed } from "../src/core/rng.ts";
 import type { Batch } from "../src/core/types.ts";
 import { selectBackend } from "../src/models/backend.ts";
-import { optimizerConfig, prpTaskConfig } from "../src/models/config.ts";
-import { Optimizer, Schedule } from "../src/models/optim.ts";
-import { createPrpTask } from "../src/models/prp.ts";
-import { Trainer } from "../src/models/trainer.ts";
+import { ThreadReplica } from "../src/models/replica.ts";
+import { buildTrainer } from "../src/pipelines/pretrain.ts";
+import { parsePipelineSpec } from "../src/stages/index.ts";
 
 const quick = process.argv.includes("--quick");
 const batchSize = 8;
@@ -49,39 +48,47 @@ function peer(backbone: string, width: number): { ms_per_clip: number; peak_rss_
   return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
 }
 
-async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number): Promise<number> {
-  const task = createPrpTask(prpTaskConfig.parse({ kind: "prp", backbone: { name: backbone, width } }), rngFromSeed(0));
-  const trainer = new Trainer(task, new Optimizer(optimizerConfig.parse({ groups: { final: 10 } }), task.store), new Schedule({ kind: "constant" }, 0.01), microBatch);
+async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number, replicas: number): Promise<number> {
+  const spec = parsePipelineSpec({
+    stages: [{ stage: "videos", data: "unused" }],
+    train: { task: { kind: "prp", backbone: { name: backbone, width } }, optimizer: { groups: { final: 10 } }, microBatch, replicas },
+  });
+  const trainer = await buildTrainer(spec);
+  const replica = replicas > 1 ? await ThreadReplica.start(spec) : undefined;
   const batch = syntheticBatch();
-  trainer.step(batch);
+  const step = () => (replica === undefined ? Promise.resolve(trainer.step(batch)) : trainer.stepWith(replica, batch));
+  await step();
   const started = performance.now();
-  for (let i = 0; i < steps; i += 1) trainer.step(batch);
+  for (let i = 0; i < steps; i += 1) await step();
   const ms = (performance.now() - started) / steps;
-  task.dispose();
+  await replica?.close();
+  trainer.task.dispose();
   trainer.optimizer.dispose();
   return ms / batchSize;
 }
 
 const one = process.argv.indexOf("--one");
 if (one >= 0) {
-  const [backbone, width, micro] = process.argv.slice(one + 1, one + 4);
-  await selectBackend("auto");
-  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro));
+  const [backbone, width, micro, replicas] = process.argv.slice(one + 1, one + 5);
+  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro), Number(replicas));
   console.log(JSON.stringify({ msClip, rssMb: process.memoryUsage().rss / 2 ** 20 }));
   process.exit(0);
 }
 
 const backend = await selectBackend("auto");
 console.log(`backend: ${backend.name}; PRP step, batch ${batchSize} × 16×${size}×${size}, ${steps} timed steps after one warm-up`);
-const configs: Array<["c3d" | "r2plus1d", number, number]> = quick
-  ? [["r2plus1d", 0.25, 1], ["c3d", 0.25, 1]]
-  : [["r2plus1d", 0.25, 1], ["c3d", 0.25, 1], ["r2plus1d", 1, 1], ["c3d", 1, 1]];
-for (const [backbone, width, micro] of configs) {
-  const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro)], { encoding: "utf8", maxBuffer: 1 << 26 });
+const configs: Array<["c3d" | "r2plus1d", number, number, number]> = quick
+  ? [["r2plus1d", 0.25, 1, 2], ["c3d", 0.25, 1, 2]]
+  : [["r2plus1d", 0.25, 1, 1], ["r2plus1d", 0.25, 1, 2], ["c3d", 0.25, 1, 1], ["c3d", 0.25, 1, 2], ["r2plus1d", 1, 1, 2], ["c3d", 1, 1, 2]];
+const peers = new Map<string, ReturnType<typeof peer>>();
+for (const [backbone, width, micro, replicas] of configs) {
+  const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro), String(replicas)], { encoding: "utf8", maxBuffer: 1 << 26 });
   const line = child.stdout.trim().split("\n").at(-1) ?? "";
   const mine = child.status === 0 ? (JSON.parse(line) as { msClip: number; rssMb: number }) : undefined;
-  const torch = peer(backbone, width);
-  const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro}`;
+  const key = `${backbone}:${width}`;
+  if (!peers.has(key)) peers.set(key, peer(backbone, width));
+  const torch = peers.get(key);
+  const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro} replicas ${replicas}`;
   const theirs = torch === undefined ? "PyTorch: unavailable (needs /usr/bin/python3 with torch)" : `PyTorch ${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB`;
   if (mine === undefined) {
     const reason = /memory access out of bounds|Out of memory/i.test(child.stderr) ? "does not fit the 4 GB wasm heap" : `failed (${child.stderr.trim().split("\n").at(-1) ?? ""})`;
