@@ -33,6 +33,8 @@ describe("conv3d through folded conv2d", () => {
     { name: "3×1×1 temporal", x: [2, 6, 5, 5, 4], k: [3, 1, 1, 4, 3], stride: [1, 1, 1], pad: [1, 0, 0] },
     { name: "3×1×1 temporal stride 2", x: [1, 8, 3, 3, 4], k: [3, 1, 1, 4, 3], stride: [2, 1, 1], pad: [1, 0, 0] },
     { name: "1×3×3 spatial stride (1,2,2)", x: [2, 3, 8, 8, 3], k: [1, 3, 3, 3, 5], stride: [1, 2, 2], pad: [0, 1, 1] },
+    { name: "3×3×3, 64 input channels (taps folded into channels)", x: [1, 4, 5, 5, 64], k: [3, 3, 3, 64, 8], stride: [1, 1, 1], pad: [1, 1, 1] },
+    { name: "3×3×3 stride 2, 64 input channels", x: [1, 5, 6, 6, 64], k: [3, 3, 3, 64, 4], stride: [2, 2, 2], pad: [1, 1, 1] },
   ];
   for (const c of cases) {
     it(`${c.name}: value and both gradients equal the cpu backend's tf.conv3d`, async () => {
