@@ -38,6 +38,15 @@ it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) t
   assert.equal(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 3);
 });
 
+it("examples/shardsHttp.ts: pretrains from tar shards served over HTTP", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "clipflow-shex-")), "run");
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "examples/shardsHttp.ts"), join(data, "trainlist01.txt"), out, "2"], { encoding: "utf8", timeout: 120_000, cwd: root });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^shards over HTTP: 1 shards from http:\/\/127\.0\.0\.1:\d+\/index\.json, 2 steps, last loss \d/m);
+  const spec = JSON.parse(readFileSync(join(out, "spec.json"), "utf8")) as { stages: Array<{ stage: string }> };
+  assert.equal(spec.stages[0]?.stage, "shards");
+});
+
 it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the table and the report path", () => {
   const dir = mkdtempSync(join(tmpdir(), "clipflow-demo-"));
   const run = spawnSync(

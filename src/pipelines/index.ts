@@ -23,7 +23,7 @@ function applyOverrides(
   const spec = structuredClone(raw) as { seed?: number; stages?: Array<Record<string, unknown>>; train?: Record<string, unknown> };
   if (o.seed !== undefined) spec.seed = o.seed;
   for (const stage of spec.stages ?? []) {
-    if (o.data !== undefined && (stage.stage === "videos" || stage.stage === "shards")) stage[stage.stage === "videos" ? "data" : "uris"] = stage.stage === "videos" ? o.data : [o.data];
+    if (o.data !== undefined && (stage.stage === "videos" || stage.stage === "shards")) stage.data = o.data;
     if (o.batch !== undefined && stage.stage === "batch") stage.size = o.batch;
   }
   if (spec.train !== undefined) {
