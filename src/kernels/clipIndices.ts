@@ -1,7 +1,8 @@
 /**
  * The clip sampler: which frame indices each clip of a video reads. A clip is `numFrames` frames `stride` apart in
  * the target frame rate (30 → 15 fps doubles the step in source frames, as TSP does); `numClips` clips start by
- * policy: random (uniform over valid starts), uniform (evenly spaced, as evaluation protocols do), centre, or explicit;
+ * policy: random (uniform over valid starts), uniform (evenly spaced, as evaluation protocols do), centre, explicit, or
+ * sliding (a clip every `every` frames from frame 0, for dense localisation features as TSP extracts them);
  * optional jitter moves each start by up to ±jitter frames. Indices past the end are wrapped (VTDL), repeat the last
  * frame, make the video an error (TooShort), or drop the clip ("skip"; no clip left is an error). Pure and seeded.
  */
@@ -12,7 +13,9 @@ export interface ClipSamplerConfig {
   numFrames: number;
   stride: number;
   numClips: number;
-  start: "random" | "uniform" | "centre" | "explicit";
+  start: "random" | "uniform" | "centre" | "explicit" | "sliding";
+  /** Frames between clip starts (start = "sliding"); numClips is then ignored. */
+  every?: number | undefined;
   /** Explicit start frames (start = "explicit"). */
   starts?: number[] | undefined;
   jitter: number;
@@ -49,6 +52,12 @@ export function clipIndices(input: ClipIndicesInput): number[][] {
     case "centre":
       starts = Array.from({ length: config.numClips }, () => Math.floor(lastStart / 2));
       break;
+    case "sliding": {
+      const every = config.every ?? 0;
+      if (!Number.isInteger(every) || every < 1) throw new ClipflowError("ConfigError", 'start "sliding" needs every >= 1', { field: "sampler.every" });
+      starts = Array.from({ length: Math.floor(lastStart / every) + 1 }, (_, i) => i * every);
+      break;
+    }
     case "explicit":
       if (config.starts === undefined || config.starts.length === 0) {
         throw new ClipflowError("ConfigError", 'start "explicit" needs starts', { field: "sampler.starts" });

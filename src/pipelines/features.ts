@@ -65,7 +65,6 @@ export function clipGeometry(spec: PipelineSpec): { decode: Record<string, unkno
 export async function extractFeatures(options: FeatureOptions): Promise<VideoFeatures> {
   const { spec } = options;
   const protocol = options.protocol ?? "prp";
-  if (options.stride !== undefined) throw new ClipflowError("ConfigError", "--stride (dense clip features) is not built yet; use --clips", { field: "--stride" });
   const geometry = clipGeometry(spec);
   trainOf(spec);
   const trainer = await buildTrainer(spec, options.log);
@@ -73,7 +72,7 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
     const { state } = await readCheckpoint(options.checkpoint);
     trainer.restore(state, "weights");
   }
-  const sampling = { numClips: options.clips ?? 10, start: "uniform" };
+  const sampling = options.stride === undefined ? { numClips: options.clips ?? 10, start: "uniform" } : { numClips: 1, start: "sliding", every: options.stride };
   const { pipeline } = compilePipelineSpec({
     seed: spec.seed,
     stages: [
@@ -101,14 +100,23 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
         const floats = first.data instanceof Float32Array;
         const stacked = floats ? new Float32Array(per * views.length) : new Uint8Array(per * views.length);
         views.forEach((name, i) => stacked.set(sample.views[name]!.data, i * per));
-        const features = tf.tidy(() => {
-          const shape = [views.length, ...first.shape] as [number, number, number, number, number];
-          const clips = (floats ? tf.tensor(stacked, shape) : tf.div(tf.tensor(stacked, shape, "int32"), 255)) as tf.Tensor5D;
-          return trainer.task.features(clips, protocol);
-        });
-        const values = features.dataSync() as Float32Array;
-        dim = features.shape[1];
-        features.dispose();
+        // Clip features in chunks of 16 clips (dense extraction gives hundreds of clips for a long video).
+        const shape = first.shape;
+        const chunks: Float32Array[] = [];
+        for (let start = 0; start < views.length; start += 16) {
+          const count = Math.min(16, views.length - start);
+          const slice = stacked.subarray(start * per, (start + count) * per);
+          const features = tf.tidy(() => {
+            const clipShape = [count, ...shape] as [number, number, number, number, number];
+            const clips = (floats ? tf.tensor(slice, clipShape) : tf.div(tf.tensor(slice, clipShape, "int32"), 255)) as tf.Tensor5D;
+            return trainer.task.features(clips, protocol);
+          });
+          dim = features.shape[1];
+          chunks.push(features.dataSync() as Float32Array);
+          features.dispose();
+        }
+        const values = new Float32Array(views.length * dim);
+        chunks.forEach((chunk, i) => values.set(chunk, i * 16 * dim));
         const mean = new Float32Array(dim);
         for (let c = 0; c < views.length; c += 1) for (let d = 0; d < dim; d += 1) mean[d]! += values[c * dim + d]! / views.length;
         ids.push(sample.videoId);

@@ -14,7 +14,9 @@ export const ClipSamplerSchema = z.object({
   numFrames: z.int().min(1).max(4096).default(16),
   stride: z.int().min(1).max(1000).default(1),
   numClips: z.int().min(1).max(256).default(1),
-  start: z.enum(["random", "uniform", "centre", "explicit"]).default("random"),
+  start: z.enum(["random", "uniform", "centre", "explicit", "sliding"]).default("random"),
+  /** Frames between clip starts with start "sliding". */
+  every: z.int().min(1).optional(),
   starts: z.array(z.int().min(0)).optional(),
   jitter: z.int().min(0).default(0),
   targetFps: z.number().positive().optional(),
@@ -53,6 +55,7 @@ export const decode = defineStage({
             numClips: config.numClips,
             start: config.start,
             starts: config.starts,
+            every: config.every,
             jitter: config.jitter,
             targetFps: config.targetFps,
             outOfBounds: config.outOfBounds,

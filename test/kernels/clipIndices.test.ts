@@ -50,3 +50,11 @@ test("out of bounds: wrap (VTDL), repeat the last frame, error, or skip the clip
   assert.throws(() => run(10, { ...short, outOfBounds: "skip" }), /no clip of 13 frames fits in 10 frames/);
   assert.throws(() => run(0, {}), /the video has no frames/);
 });
+
+test("sliding starts: a clip every `every` frames from 0 while it fits; numClips ignored; every is required", () => {
+  const base = { numFrames: 4, stride: 2, numClips: 99, jitter: 0, outOfBounds: "error" as const };
+  const clips = clipIndices({ frameCount: 20, sourceFps: 30, seed: 1, config: { ...base, start: "sliding", every: 5 } });
+  assert.deepEqual(clips.map((c) => c[0]), [0, 5, 10]);
+  assert.deepEqual(clips[2], [10, 12, 14, 16]);
+  assert.throws(() => clipIndices({ frameCount: 20, sourceFps: 30, seed: 1, config: { ...base, start: "sliding" } }), /needs every >= 1/);
+});

@@ -109,6 +109,11 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     const read = await readFeaturesH5(h5);
     assert.equal(read.size, 6);
     for (const value of read.values()) assert.equal(value.shape[0], 3);
+    // Dense features: 30-frame videos, 16-frame clips, one every 8 frames → starts 0 and 8.
+    const dense = join(work, "dense.h5");
+    const denseRun = clipflow("extract", "--checkpoint", out, "--data", join(data, "testlist01.txt"), "--out", dense, "--stride", "8", "--workers", "0");
+    assert.equal(denseRun.status, 0, denseRun.stderr);
+    for (const value of (await readFeaturesH5(dense)).values()) assert.equal(value.shape[0], 2);
   });
 });
 

@@ -11,7 +11,7 @@ Writes FILE.h5 with one float32 dataset [clips, dim] per video (named by video i
 video_features/ with each video's clip-averaged feature.
 
   --clips N       uniformly spaced clips per video (default 10)
-  --stride N      dense clips every N frames (TSP localisation features): not built yet
+  --stride N      dense clips: one every N frames from frame 0 (TSP-style localisation features; overrides --clips)
   --protocol P    prp: encoder output → maxpool(1,2,2) → flatten; coclr: global average pool (default coclr)
   --random-init   the same architecture untrained
   --workers N     decode worker threads`;
