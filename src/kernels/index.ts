@@ -8,7 +8,7 @@ import { colourJitter } from "./colour.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
-import { cropResize } from "./spatial.ts";
+import { cropResize, rotateFrames } from "./spatial.ts";
 import { tca } from "./vtdl.ts";
 
 export const kernels = {
@@ -20,5 +20,6 @@ export const kernels = {
   prpTarget,
   motionAttention,
   prpViews,
+  rotateFrames,
   tca,
 };

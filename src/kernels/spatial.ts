@@ -106,3 +106,47 @@ export function cropResize(input: CropResizeInput): { data: Uint8Array | Float32
   }
   return { data: out, shape: [t, outH, outW, c] };
 }
+
+export interface RotateInput {
+  data: Uint8Array | Float32Array;
+  shape: [number, number, number, number];
+  /** Degrees, counter-clockwise (PIL's convention). */
+  angle: number;
+  fill?: number;
+}
+
+/**
+ * Rotation about the image centre with nearest-neighbour sampling and no expansion, exactly as PIL's
+ * `Image.rotate(angle, resample=NEAREST)` (what torchvision's RandomRotation does to PIL images, VTDL's ±10°): each
+ * output pixel centre (x + ½, y + ½) is mapped back through the inverse rotation about (w/2, h/2), the source pixel is
+ * the truncated coordinate, and pixels that map outside are `fill`. One angle for every frame of a clip.
+ */
+export function rotateFrames(input: RotateInput): { data: Uint8Array | Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  const radians = (-(((input.angle % 360) + 360) % 360) * Math.PI) / 180;
+  const round15 = (v: number) => Math.round(v * 1e15) / 1e15;
+  const a = round15(Math.cos(radians));
+  const b = round15(Math.sin(radians));
+  const d = round15(-Math.sin(radians));
+  const e = a;
+  const cx = w / 2;
+  const cy = h / 2;
+  const tx = a * -cx + b * -cy + cx;
+  const ty = d * -cx + e * -cy + cy;
+  const out = input.data instanceof Uint8Array ? new Uint8Array(input.data.length) : new Float32Array(input.data.length);
+  if ((input.fill ?? 0) !== 0) out.fill(input.fill ?? 0);
+  const frame = h * w * c;
+  for (let y = 0; y < h; y += 1) {
+    for (let x = 0; x < w; x += 1) {
+      const u = a * (x + 0.5) + b * (y + 0.5) + tx;
+      const v = d * (x + 0.5) + e * (y + 0.5) + ty;
+      const xi = u < 0 ? -1 : Math.trunc(u);
+      const yi = v < 0 ? -1 : Math.trunc(v);
+      if (xi < 0 || xi >= w || yi < 0 || yi >= h) continue;
+      const src = (yi * w + xi) * c;
+      const dst = (y * w + x) * c;
+      for (let f = 0; f < t; f += 1) for (let k = 0; k < c; k += 1) out[f * frame + dst + k] = input.data[f * frame + src + k]!;
+    }
+  }
+  return { data: out, shape: input.shape };
+}

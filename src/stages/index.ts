@@ -11,6 +11,7 @@ import { decode } from "./decode.ts";
 import { dilatedSample } from "./dilatedSample.ts";
 import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
+import { rotate } from "./rotate.ts";
 import { shards } from "./shards.ts";
 import { shuffle } from "./shuffle.ts";
 import { spatialAugment } from "./spatialAugment.ts";
@@ -18,9 +19,9 @@ import { tca } from "./tca.ts";
 import { temporalTriplet } from "./temporalTriplet.ts";
 import { videos } from "./videos.ts";
 
-export { batch, colourJitter, decode, dilatedSample, listSource, normalize, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
+export { batch, colourJitter, decode, dilatedSample, listSource, normalize, rotate, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, spatialAugment, colourJitter, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, rotate, spatialAugment, colourJitter, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
 /** Stages plus the `train` section of pretraining specs (zod only: loading it does not load TensorFlow.js). */
 export const registry = createRegistry(builtinStages, { train: trainSection.optional() });

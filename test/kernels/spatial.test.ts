@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { readFileSync } from "node:fs";
+import { describe, it, test } from "node:test";
 import fc from "fast-check";
 import { rngFromSeed } from "../../src/core/rng.ts";
-import { centreCrop, cropResize, drawRandomCrop, drawRandomResizedCrop } from "../../src/kernels/spatial.ts";
+import { centreCrop, cropResize, drawRandomCrop, drawRandomResizedCrop, rotateFrames } from "../../src/kernels/spatial.ts";
 
 const frames = (t: number, h: number, w: number, c: number, seed = 1) => {
   let x = seed;
@@ -67,4 +68,26 @@ test("bilinear resize (align_corners false): a constant stays constant, a 2× up
   const up = cropResize({ data: ramp, shape: [1, 1, 2, 1], box: { x: 0, y: 0, width: 2, height: 1 }, size: [4, 1], flip: false, negateU: false });
   assert.deepEqual([...up.data], [0, 2.5, 7.5, 10]);
   assert.throws(() => cropResize({ data: ramp, shape: [1, 1, 2, 1], box: { x: 1, y: 0, width: 2, height: 1 }, size: [2, 1], flip: false, negateU: false }), /outside the 2×1 frame/);
+});
+
+describe("rotateFrames (PIL Image.rotate, NEAREST)", () => {
+  const fixture = JSON.parse(readFileSync(new URL("../fixtures/kernels/rotate.json", import.meta.url), "utf8")) as {
+    cases: Array<{ shape: [number, number, number, number]; angle: number; input: number[]; expected: number[] }>;
+  };
+  for (const c of fixture.cases) {
+    it(`is bit-exact with PIL at ${c.angle}° on ${c.shape[2]}×${c.shape[1]}`, () => {
+      const out = rotateFrames({ data: Uint8Array.from(c.input), shape: c.shape, angle: c.angle });
+      assert.deepEqual(Array.from(out.data), c.expected);
+    });
+  }
+
+  it("rotates every frame of a clip by the same angle; 0° is the identity; 360° too", () => {
+    const one = fixture.cases[0]!;
+    const [, h, w, ch] = one.shape;
+    const clip = Uint8Array.from([...one.input, ...one.input]);
+    const out = rotateFrames({ data: clip, shape: [2, h, w, ch], angle: one.angle });
+    assert.deepEqual(Array.from(out.data), [...one.expected, ...one.expected]);
+    assert.deepEqual(rotateFrames({ data: clip, shape: [2, h, w, ch], angle: 0 }).data, clip);
+    assert.deepEqual(rotateFrames({ data: clip, shape: [2, h, w, ch], angle: 360 }).data, clip);
+  });
 });
