@@ -160,6 +160,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
             return;
           }
           const waitMs = performance.now() - lastDone;
+          // Linear warm-up moves the learning rate every step, not only at epoch boundaries.
+          if (train.schedule.kind === "multiStep" && epoch < train.schedule.warmup) {
+            trainer.optimizer.lr = trainer.schedule.lrAt(epoch, trainer.optimizer.lr, cursor - 1, perEpoch ?? 1);
+          }
           const result = replica === undefined ? trainer.step(batch) : await trainer.stepWith(replica, batch);
           step += 1;
           clips += result.clips;

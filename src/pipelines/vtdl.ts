@@ -1,8 +1,7 @@
 /**
  * VTDL's default pipeline (METHODS.md §2): videos (shuffled per epoch) → temporalTriplet (16 frames at stride 4,
  * wrapping; negative from another interval, thresh 2; short side 256/224 of the crop) → rotate (±10° per view) →
- * spatialAugment (independent
- * random crop per view, no flip) → colour jitter (0.5, 0.5, 0.25, 0.5; all four ops, `lastOnly` for the reference's
+ * spatialAugment (independent random crop per view, no flip) → colour jitter (0.5, 0.5, 0.25, 0.5; all four ops, `lastOnly` for the reference's
  * quirk) → ImageNet normalisation → batch 8 → TCA on the anchor (λ ~ U(0, 0.1) per batch) →
  * train (query/key encoders with a 128-d head, queue 5000, τ 0.07, EMA 0.999, extra negative; SGD momentum 0.9,
  * wd 1e-4, lr 0.003, ×0.1 at epochs 120/160/200, 240 epochs). The reference rotates before resizing; here the
