@@ -81,3 +81,16 @@ test("temporal triplet: 16 frames at stride 4 wrapping past the end; the negativ
   }
   assert.fail("no seed exercised the shift rule");
 });
+
+test("TCA matches the torch reference on a [B, C, T, H, W] layout (test/fixtures/scripts/tca_reference.py)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const f = JSON.parse(readFileSync(new URL("../fixtures/kernels/tca.json", import.meta.url), "utf8")) as {
+    shape: [number, number, number, number, number];
+    lambda: number;
+    taus: number[];
+    input: number[];
+    expected: number[];
+  };
+  const out = tca({ data: Float32Array.from(f.input), shape: f.shape, lambda: f.lambda, taus: f.taus });
+  out.forEach((v, i) => assert.ok(Math.abs(v - f.expected[i]!) < 1e-5, `${i}: ${v} vs ${f.expected[i]}`));
+});
