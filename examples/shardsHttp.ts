@@ -4,13 +4,12 @@
  * read sequentially out of each shard, decoded once, and dropped; a bounded shuffle buffer mixes shards.
  * Run: npx tsx examples/shardsHttp.ts [DATA] [RUN] [STEPS]   (DATA defaults to data/demo-actions/trainlist01.txt)
  */
-import { createReadStream, mkdtempSync, statSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDataset } from "../src/io/datasets.ts";
 import { writeShards } from "../src/io/shards.ts";
+import { serveDirectory } from "../src/io/staticServer.ts";
 import { pretrain } from "../src/pipelines/pretrain.ts";
 import { parsePipelineSpec } from "../src/stages/index.ts";
 
@@ -18,17 +17,8 @@ const [data = "data/demo-actions/trainlist01.txt", out = "runs/shards-http", ste
 const shardDir = mkdtempSync(join(tmpdir(), "clipflow-example-shards-"));
 const index = await writeShards(openDataset(data).videos, shardDir, 8);
 
-const server = createServer((request, response) => {
-  const path = join(shardDir, decodeURIComponent((request.url ?? "/").slice(1)));
-  try {
-    response.writeHead(200, { "content-length": statSync(path).size });
-    createReadStream(path).pipe(response);
-  } catch {
-    response.writeHead(404).end();
-  }
-});
-await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/index.json`;
+const server = await serveDirectory(shardDir);
+const url = `${server.url}/index.json`;
 
 const spec = parsePipelineSpec({
   name: "prp-from-shards",
@@ -44,5 +34,5 @@ try {
   const result = await pretrain({ spec, out, progress: false });
   console.log(`shards over HTTP: ${index.shards.length} shards from ${url}, ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, run in ${out}`);
 } finally {
-  server.close();
+  await server.close();
 }

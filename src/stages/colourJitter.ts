@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
-import type { Frames, Sample } from "../core/types.ts";
+import type { Sample } from "../core/types.ts";
+import { mapViews } from "../core/views.ts";
 import { drawColourJitter, type ColourJitterParams } from "../kernels/colour.ts";
 
 export const colourJitter = defineStage({
@@ -37,15 +38,9 @@ export const colourJitter = defineStage({
         const params = drawColourJitter(ctx.rng, config);
         return apply ? params : { ...params, order: [] };
       };
-      const shared = config.shareAcrossViews ? draw() : undefined;
-      const views: Record<string, Frames> = { ...sample.views };
-      for (const name of names) {
-        const frames = sample.views[name];
-        if (frames === undefined) continue;
-        const out = await ctx.cpu.run("colourJitter", { data: frames.data, shape: frames.shape, params: shared ?? draw(), lastOnly: config.lastOnly }, { signal: ctx.signal });
-        views[name] = { ...frames, data: out.data, shape: out.shape };
-      }
-      return { ...sample, views };
+      return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, params) =>
+        ctx.cpu.run("colourJitter", { data: frames.data, shape: frames.shape, params, lastOnly: config.lastOnly }, { signal: ctx.signal }),
+      );
     },
   }),
 });

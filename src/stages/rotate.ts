@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
-import type { Frames, Sample } from "../core/types.ts";
+import type { Sample } from "../core/types.ts";
+import { mapViews } from "../core/views.ts";
 
 export const rotate = defineStage({
   name: "rotate",
@@ -25,15 +26,9 @@ export const rotate = defineStage({
     map: async (sample: Sample, ctx): Promise<Sample> => {
       const names = config.views ?? Object.keys(sample.views);
       const draw = () => ctx.rng.uniform(-config.degrees, config.degrees);
-      const shared = config.shareAcrossViews ? draw() : undefined;
-      const views: Record<string, Frames> = { ...sample.views };
-      for (const name of names) {
-        const frames = sample.views[name];
-        if (frames === undefined) continue;
-        const out = await ctx.cpu.run("rotateFrames", { data: frames.data, shape: frames.shape, angle: shared ?? draw(), fill: config.fill }, { signal: ctx.signal });
-        views[name] = { ...frames, data: out.data, shape: out.shape };
-      }
-      return { ...sample, views };
+      return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, angle) =>
+        ctx.cpu.run("rotateFrames", { data: frames.data, shape: frames.shape, angle, fill: config.fill }, { signal: ctx.signal }),
+      );
     },
   }),
 });

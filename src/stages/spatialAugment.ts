@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Frames, Sample } from "../core/types.ts";
+import { mapViews } from "../core/views.ts";
 import { centreCrop, drawRandomCrop, drawRandomResizedCrop, type CropBox } from "../kernels/spatial.ts";
 
 export const spatialAugment = defineStage({
@@ -42,20 +43,13 @@ export const spatialAugment = defineStage({
               : centreCrop(height, width, config.size);
         return { box, flip: ctx.rng.bernoulli(config.flip) };
       };
-      const first = sample.views[names[0] ?? ""];
-      const shared = config.shareAcrossViews && first !== undefined ? draw(first) : undefined;
-      const views: Record<string, Frames> = { ...sample.views };
-      for (const name of names) {
-        const frames = sample.views[name] as Frames;
-        const params = shared ?? draw(frames);
-        const out = await ctx.cpu.run(
+      return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, params, name) =>
+        ctx.cpu.run(
           "cropResize",
           { data: frames.data, shape: frames.shape, box: params.box, size: config.size, flip: params.flip, negateU: config.negateU && config.flowViews.includes(name) },
           { signal: ctx.signal },
-        );
-        views[name] = { ...frames, data: out.data, shape: out.shape };
-      }
-      return { ...sample, views };
+        ),
+      );
     },
   }),
 });

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { createReadStream, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -12,6 +10,7 @@ import { chain } from "../../src/core/pipeline.ts";
 import { runPipeline } from "../../src/core/runner.ts";
 import { openDataset } from "../../src/io/datasets.ts";
 import { assignShards, readShard, resolveShards, writeShards } from "../../src/io/shards.ts";
+import { serveDirectory } from "../../src/io/staticServer.ts";
 import { decode } from "../../src/stages/decode.ts";
 import { shards } from "../../src/stages/shards.ts";
 import { shuffle } from "../../src/stages/shuffle.ts";
@@ -41,21 +40,7 @@ test("assignShards: every shard read by exactly one reader per epoch; determinis
   assert.throws(() => assignShards(names, { ...reader, epoch: 0, rank: 1 }), /rank 1\/1, worker 0\/1 is not a valid reader/);
 });
 
-async function serve(dir: string): Promise<{ url: string; close: () => Promise<void>; requests: string[] }> {
-  const requests: string[] = [];
-  const server = createServer((request, response) => {
-    requests.push(request.url ?? "");
-    const path = join(dir, decodeURIComponent((request.url ?? "/").slice(1)));
-    try {
-      response.writeHead(200, { "content-length": statSync(path).size });
-      createReadStream(path).pipe(response);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
+const serve = serveDirectory;
 
 test("write shards, stream them back from disk and over HTTP: same records, same decoded frames as the files", async () => {
   const source = openDataset(await tinyActions());
