@@ -122,3 +122,61 @@ export function colourJitter(input: ColourJitterInput): { data: Uint8Array | Flo
   const data = input.data instanceof Uint8Array ? Uint8Array.from(px, (v) => Math.round(v * 255)) : px;
   return { data, shape: input.shape };
 }
+
+export interface GaussianBlurInput {
+  data: Uint8Array | Float32Array;
+  shape: [number, number, number, number];
+  /** Odd kernel size. */
+  kernelSize: number;
+  sigma: number;
+}
+
+/** torchvision's 1D Gaussian kernel: x = −(k−1)/2 … (k−1)/2, exp(−x²/2σ²), normalised to sum 1. */
+export function gaussianKernel1d(size: number, sigma: number): Float64Array {
+  const half = (size - 1) / 2;
+  const kernel = Float64Array.from({ length: size }, (_, i) => Math.exp(-0.5 * ((i - half) / sigma) ** 2));
+  const sum = kernel.reduce((a, b) => a + b, 0);
+  return kernel.map((v) => v / sum);
+}
+
+/**
+ * Gaussian blur with torchvision's semantics (`F.gaussian_blur` on tensors, as MoCo-v2-style recipes use it): separable
+ * kernel of odd size, reflect padding of size/2 on each side, every frame and channel independently. uint8 in, rounded
+ * uint8 out (torchvision converts PIL images to tensors and back).
+ */
+export function gaussianBlur(input: GaussianBlurInput): { data: Uint8Array | Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  const size = input.kernelSize;
+  if (!Number.isInteger(size) || size < 1 || size % 2 === 0) throw new RangeError(`gaussian blur needs an odd kernel size, got ${size}`);
+  if (!(input.sigma > 0)) throw new RangeError(`gaussian blur needs sigma > 0, got ${input.sigma}`);
+  const half = (size - 1) / 2;
+  if (half >= h || half >= w) throw new RangeError(`kernel size ${size} needs frames larger than ${half}×${half} for reflect padding, got ${w}×${h}`);
+  const kernel = gaussianKernel1d(size, input.sigma);
+  const reflect = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  const scale = input.data instanceof Uint8Array ? 1 / 255 : 1;
+  const rows = new Float64Array(h * w * c);
+  const out = input.data instanceof Uint8Array ? new Uint8Array(input.data.length) : new Float32Array(input.data.length);
+  const frame = h * w * c;
+  for (let f = 0; f < t; f += 1) {
+    const base = f * frame;
+    for (let y = 0; y < h; y += 1) {
+      for (let x = 0; x < w; x += 1) {
+        for (let k = 0; k < c; k += 1) {
+          let sum = 0;
+          for (let i = 0; i < size; i += 1) sum += kernel[i]! * input.data[base + (y * w + reflect(x + i - half, w)) * c + k]! * scale;
+          rows[(y * w + x) * c + k] = sum;
+        }
+      }
+    }
+    for (let y = 0; y < h; y += 1) {
+      for (let x = 0; x < w; x += 1) {
+        for (let k = 0; k < c; k += 1) {
+          let sum = 0;
+          for (let i = 0; i < size; i += 1) sum += kernel[i]! * rows[(reflect(y + i - half, h) * w + x) * c + k]!;
+          out[base + (y * w + x) * c + k] = out instanceof Uint8Array ? Math.round(Math.min(1, Math.max(0, sum)) * 255) : sum;
+        }
+      }
+    }
+  }
+  return { data: out, shape: input.shape };
+}

@@ -4,7 +4,7 @@
  * return plain data; they never touch rxjs, tfjs or the file system.
  */
 import { clipIndices } from "./clipIndices.ts";
-import { colourJitter } from "./colour.ts";
+import { colourJitter, gaussianBlur } from "./colour.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
@@ -14,6 +14,7 @@ import { tca } from "./vtdl.ts";
 export const kernels = {
   clipIndices,
   colourJitter,
+  gaussianBlur,
   cropResize,
   identity,
   normalize,

@@ -6,6 +6,7 @@ import { trainSection } from "../models/config.ts";
 import { compileSpec, createRegistry, parseSpec, specJsonSchema, type PipelineSpec } from "../core/spec.ts";
 import type { AnyStageFactory } from "../core/stage.ts";
 import { batch } from "./batch.ts";
+import { blur } from "./blur.ts";
 import { colourJitter } from "./colourJitter.ts";
 import { decode } from "./decode.ts";
 import { dilatedSample } from "./dilatedSample.ts";
@@ -19,9 +20,9 @@ import { tca } from "./tca.ts";
 import { temporalTriplet } from "./temporalTriplet.ts";
 import { videos } from "./videos.ts";
 
-export { batch, colourJitter, decode, dilatedSample, listSource, normalize, rotate, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
+export { batch, blur, colourJitter, decode, dilatedSample, listSource, normalize, rotate, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, rotate, spatialAugment, colourJitter, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, rotate, spatialAugment, colourJitter, blur, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
 /** Stages plus the `train` section of pretraining specs (zod only: loading it does not load TensorFlow.js). */
 export const registry = createRegistry(builtinStages, { train: trainSection.optional() });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { rngFromSeed } from "../../src/core/rng.ts";
-import { colourJitter, drawColourJitter, type ColourJitterParams, type ColourOp } from "../../src/kernels/colour.ts";
+import { colourJitter, drawColourJitter, gaussianBlur, type ColourJitterParams, type ColourOp } from "../../src/kernels/colour.ts";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/kernels/colour.json", import.meta.url), "utf8")) as {
   shape: [number, number, number, number];
@@ -51,5 +51,25 @@ describe("colour jitter (torchvision semantics)", () => {
   it("refuses frames that are not RGB", () => {
     const params: ColourJitterParams = { order: ["hue"], brightness: 1, contrast: 1, saturation: 1, hue: 0.1, grayscale: false };
     assert.throws(() => colourJitter({ data: new Uint8Array(4), shape: [1, 2, 2, 1], params }), /needs RGB frames \(3 channels\), got 1/);
+  });
+});
+
+describe("gaussian blur (torchvision semantics)", () => {
+  const blur = JSON.parse(readFileSync(new URL("../fixtures/kernels/blur.json", import.meta.url), "utf8")) as {
+    cases: Array<{ shape: [number, number, number, number]; kernelSize: number; sigma: number; input: number[]; expected: number[] }>;
+  };
+  for (const c of blur.cases) {
+    it(`matches the torch reference: kernel ${c.kernelSize}, σ ${c.sigma}, ${c.shape.join("×")}`, () => {
+      const out = gaussianBlur({ data: Float32Array.from(c.input), shape: c.shape, kernelSize: c.kernelSize, sigma: c.sigma });
+      let worst = 0;
+      out.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - c.expected[i]!))));
+      assert.ok(worst < 1e-5, `max |Δ| ${worst}`);
+    });
+  }
+  it("keeps a constant image, keeps uint8 as uint8, and refuses even kernels and frames too small to reflect", () => {
+    const flat = new Uint8Array(4 * 4 * 3).fill(77);
+    assert.deepEqual(gaussianBlur({ data: flat, shape: [1, 4, 4, 3], kernelSize: 3, sigma: 1 }).data, flat);
+    assert.throws(() => gaussianBlur({ data: flat, shape: [1, 4, 4, 3], kernelSize: 4, sigma: 1 }), /odd kernel size, got 4/);
+    assert.throws(() => gaussianBlur({ data: flat, shape: [1, 4, 4, 3], kernelSize: 9, sigma: 1 }), /needs frames larger than 4×4/);
   });
 });
