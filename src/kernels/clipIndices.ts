@@ -2,7 +2,8 @@
  * The clip sampler: which frame indices each clip of a video reads. A clip is `numFrames` frames `stride` apart in
  * the target frame rate (30 → 15 fps doubles the step in source frames, as TSP does); `numClips` clips start by
  * policy: random (uniform over valid starts), uniform (evenly spaced, as evaluation protocols do), centre, explicit, or
- * sliding (a clip every `every` frames from frame 0, for dense localisation features as TSP extracts them);
+ * sliding (a clip every `every` frames from frame 0, for dense localisation features as TSP extracts them), or
+ * seconds (start times converted with the source frame rate, for clips placed inside annotated segments);
  * optional jitter moves each start by up to ±jitter frames. Indices past the end are wrapped (VTDL), repeat the last
  * frame, make the video an error (TooShort), or drop the clip ("skip"; no clip left is an error). Pure and seeded.
  */
@@ -13,7 +14,9 @@ export interface ClipSamplerConfig {
   numFrames: number;
   stride: number;
   numClips: number;
-  start: "random" | "uniform" | "centre" | "explicit" | "sliding";
+  start: "random" | "uniform" | "centre" | "explicit" | "sliding" | "seconds";
+  /** Start times in seconds (start = "seconds"), converted with the source frame rate (TSP's segment clips). */
+  startSeconds?: number[] | undefined;
   /** Frames between clip starts (start = "sliding"); numClips is then ignored. */
   every?: number | undefined;
   /** Explicit start frames (start = "explicit"). */
@@ -58,6 +61,12 @@ export function clipIndices(input: ClipIndicesInput): number[][] {
       starts = Array.from({ length: Math.floor(lastStart / every) + 1 }, (_, i) => i * every);
       break;
     }
+    case "seconds":
+      if (config.startSeconds === undefined || config.startSeconds.length === 0) {
+        throw new ClipflowError("ConfigError", 'start "seconds" needs startSeconds', { field: "sampler.startSeconds" });
+      }
+      starts = config.startSeconds.map((seconds) => Math.min(lastStart, Math.max(0, Math.round(seconds * input.sourceFps))));
+      break;
     case "explicit":
       if (config.starts === undefined || config.starts.length === 0) {
         throw new ClipflowError("ConfigError", 'start "explicit" needs starts', { field: "sampler.starts" });

@@ -9,6 +9,7 @@ import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
 import { cropResize, rotateFrames } from "./spatial.ts";
+import { segmentClips } from "./tsp.ts";
 import { tca } from "./vtdl.ts";
 
 export const kernels = {
@@ -22,5 +23,6 @@ export const kernels = {
   motionAttention,
   prpViews,
   rotateFrames,
+  segmentClips,
   tca,
 };

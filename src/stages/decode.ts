@@ -14,7 +14,8 @@ export const ClipSamplerSchema = z.object({
   numFrames: z.int().min(1).max(4096).default(16),
   stride: z.int().min(1).max(1000).default(1),
   numClips: z.int().min(1).max(256).default(1),
-  start: z.enum(["random", "uniform", "centre", "explicit", "sliding"]).default("random"),
+  start: z.enum(["random", "uniform", "centre", "explicit", "sliding", "seconds"]).default("random"),
+  startSeconds: z.array(z.number().min(0)).optional(),
   /** Frames between clip starts with start "sliding". */
   every: z.int().min(1).optional(),
   starts: z.array(z.int().min(0)).optional(),
@@ -56,6 +57,7 @@ export const decode = defineStage({
             start: config.start,
             starts: config.starts,
             every: config.every,
+            startSeconds: config.startSeconds,
             jitter: config.jitter,
             targetFps: config.targetFps,
             outOfBounds: config.outOfBounds,

@@ -13,6 +13,7 @@ import { dilatedSample } from "./dilatedSample.ts";
 import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
 import { rotate } from "./rotate.ts";
+import { segmentSample } from "./segmentSample.ts";
 import { shards } from "./shards.ts";
 import { shuffle } from "./shuffle.ts";
 import { spatialAugment } from "./spatialAugment.ts";
@@ -20,9 +21,9 @@ import { tca } from "./tca.ts";
 import { temporalTriplet } from "./temporalTriplet.ts";
 import { videos } from "./videos.ts";
 
-export { batch, blur, colourJitter, decode, dilatedSample, listSource, normalize, rotate, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
+export { batch, blur, colourJitter, decode, dilatedSample, listSource, normalize, rotate, segmentSample, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, rotate, spatialAugment, colourJitter, blur, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, segmentSample, rotate, spatialAugment, colourJitter, blur, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
 /** Stages plus the `train` section of pretraining specs (zod only: loading it does not load TensorFlow.js). */
 export const registry = createRegistry(builtinStages, { train: trainSection.optional() });

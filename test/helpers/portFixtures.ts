@@ -14,7 +14,17 @@ export interface PortFixture<P extends PortName> {
 
 export const portFixtures: { [P in PortName]?: PortFixture<P> } = {
   video: {
-    prepare: async () => listFolder(await tinyActions()).videos.slice(0, 6),
+    // 1 s videos with a background gap then an action, for stages that read segments (segmentSample); others ignore them.
+    prepare: async () =>
+      listFolder(await tinyActions())
+        .videos.slice(0, 6)
+        .map((video) => ({
+          ...video,
+          segments: [
+            { start: 0, end: 0.45, label: -1, region: "No action" as const },
+            { start: 0.45, end: 1, label: video.label ?? 0, region: "Action" as const },
+          ],
+        })),
   },
   sample: {
     prepare: async () => Array.from({ length: 6 }, (_, i) => randomSample(`s${i}`, [4, 12, 16, 3], ["rgb", "flow"])),

@@ -58,3 +58,10 @@ test("sliding starts: a clip every `every` frames from 0 while it fits; numClips
   assert.deepEqual(clips[2], [10, 12, 14, 16]);
   assert.throws(() => clipIndices({ frameCount: 20, sourceFps: 30, seed: 1, config: { ...base, start: "sliding" } }), /needs every >= 1/);
 });
+
+test("seconds starts: converted with the source frame rate and clamped to valid starts; startSeconds is required", () => {
+  const base = { numFrames: 4, stride: 1, numClips: 1, jitter: 0, targetFps: 15, outOfBounds: "error" as const };
+  const clips = clipIndices({ frameCount: 90, sourceFps: 30, seed: 1, config: { ...base, start: "seconds", startSeconds: [0.5, 1.01, 10] } });
+  assert.deepEqual(clips, [[15, 17, 19, 21], [30, 32, 34, 36], [83, 85, 87, 89]]);
+  assert.throws(() => clipIndices({ frameCount: 90, sourceFps: 30, seed: 1, config: { ...base, start: "seconds" } }), /needs startSeconds/);
+});
