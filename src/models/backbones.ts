@@ -5,7 +5,8 @@
  * - r3d: ResNet-3D with basic blocks, stem 3×7×7 stride (1,2,2); 1 block per stage = PRP's 10-layer variant, 2 = R3D-18;
  * - r2plus1d: every 3×3×3 split into 1×3×3 then 3×1×1 with middle width floor(t·d²·Cin·Cout / (d²·Cin + t·Cout)),
  *   stem 1×7×7 (45 channels) then 3×1×1, as in torchvision's R(2+1)D.
- * For 16×112×112 at width 1 all three give 512×2×7×7 (as [N, 2, 7, 7, 512]).
+ * For 16×112×112 at width 1 all three give 512×2×7×7 (as [N, 2, 7, 7, 512]). The ResNets' stem parameters are in
+ * optimiser group "stem" (TSP freezes it with `groups: { stem: 0 }`); C3D's first conv stays in "default".
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchNormLayer, conv3dBnRelu, conv3dLayer, sequential, type Layer } from "./layers.ts";
@@ -79,10 +80,10 @@ function resnet(store: ParamStore, prefix: string, kind: "r3d" | "r2plus1d", wid
   const w = (c: number) => scaled(c, width);
   const stem: Layer =
     kind === "r3d"
-      ? conv3dBnRelu(store, `${prefix}.stem`, { cin: 3, cout: w(64), kernel: [3, 7, 7], stride: [1, 2, 2], pad: [1, 3, 3] })
+      ? conv3dBnRelu(store, `${prefix}.stem`, { cin: 3, cout: w(64), kernel: [3, 7, 7], stride: [1, 2, 2], pad: [1, 3, 3], group: "stem" })
       : sequential(
-          conv3dBnRelu(store, `${prefix}.stem.spatial`, { cin: 3, cout: w(45), kernel: [1, 7, 7], stride: [1, 2, 2], pad: [0, 3, 3] }),
-          conv3dBnRelu(store, `${prefix}.stem.temporal`, { cin: w(45), cout: w(64), kernel: [3, 1, 1], pad: [1, 0, 0] }),
+          conv3dBnRelu(store, `${prefix}.stem.spatial`, { cin: 3, cout: w(45), kernel: [1, 7, 7], stride: [1, 2, 2], pad: [0, 3, 3], group: "stem" }),
+          conv3dBnRelu(store, `${prefix}.stem.temporal`, { cin: w(45), cout: w(64), kernel: [3, 1, 1], pad: [1, 0, 0], group: "stem" }),
         );
   const layers: Layer[] = [stem];
   let cin = w(64);

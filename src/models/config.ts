@@ -66,10 +66,23 @@ export const vtdlTaskConfig = z.object({
 });
 export type VtdlTaskConfig = z.infer<typeof vtdlTaskConfig>;
 
+export const tspTaskConfig = z.object({
+  kind: z.literal("tsp"),
+  backbone: backboneConfig.prefault({ name: "r2plus1d", blocks: 2 }),
+  /** Action classes of the action head. */
+  classes: z.int().min(1),
+  /** false = TAC, the action-head-only baseline (no region head, no GVF). */
+  regionHead: z.boolean().default(true),
+  /** Weights of the two cross-entropies (1 and 1 in TSP). */
+  actionWeight: z.number().min(0).default(1),
+  regionWeight: z.number().min(0).default(1),
+});
+export type TspTaskConfig = z.infer<typeof tspTaskConfig>;
+
 /** A task written in code (network + loss), passed to `pretrain({ task })`; the spec only names it. */
 export const customTaskConfig = z.looseObject({ kind: z.literal("custom"), name: z.string().min(1) });
 
-export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, customTaskConfig]);
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, tspTaskConfig, customTaskConfig]);
 export type TaskConfig = z.infer<typeof taskConfig>;
 
 /** The `train` section of a pretraining spec. */

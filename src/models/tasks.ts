@@ -7,6 +7,7 @@ import { ClipflowError } from "../core/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import type { TaskConfig } from "./config.ts";
 import { createPrpTask } from "./prp.ts";
+import { createTspTask } from "./tsp.ts";
 import { createVtdlTask } from "./vtdl.ts";
 import type { Task } from "./task.ts";
 
@@ -16,6 +17,8 @@ export function createTask(config: TaskConfig, rng: Rng): Task {
       return createPrpTask(config, rng);
     case "vtdl":
       return createVtdlTask(config, rng);
+    case "tsp":
+      return createTspTask(config, rng);
     case "custom":
       throw new ClipflowError("ConfigError", `task "${config.name}" is written in code: pass it to pretrain({ task })`, { field: "train.task" });
   }

@@ -8,11 +8,15 @@ import type { PipelineSpec } from "../core/spec.ts";
 import { numberFlag, optionalIntFlag, stringFlag, type Parsed } from "../cli/args.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { prpSpec, type PipelineOverrides } from "./prp.ts";
+import { tspSpec } from "./tsp.ts";
 import { vtdlSpec } from "./vtdl.ts";
+import { openDataset } from "../io/datasets.ts";
 
-export const builtinPipelines: Record<string, (overrides: PipelineOverrides) => Record<string, unknown>> = {
+export const builtinPipelines: Record<string, (overrides: PipelineOverrides & { gvf?: string | undefined }) => Record<string, unknown>> = {
   prp: prpSpec,
   vtdl: vtdlSpec,
+  // TSP's action head needs the number of classes: taken from the annotations.
+  tsp: (o) => tspSpec({ ...o, classes: Math.max(1, openDataset(o.data).classes.length) }),
 };
 
 /** Applies CLI overrides to a raw spec object (a parsed JSON file). */
@@ -63,7 +67,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
   if (builtin !== undefined) {
     if (overrides.data === undefined) throw new ClipflowError("ConfigError", "--data is required with a built-in pipeline", { field: "--data" });
     if (pipeline === "prp" && overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
-    raw = builtin({ ...overrides, data: overrides.data });
+    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf") });
   } else if (pipeline.endsWith(".json")) {
     let text: string;
     try {

@@ -123,7 +123,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   await writeFile(specPath, `${JSON.stringify(recorded, null, 2)}\n`);
   const stages = options.stages ?? compilePipelineSpec(spec).pipeline.stages;
   const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
-  const perEpoch = sourceSize === undefined ? undefined : Math.floor(sourceSize / batchSizeOf(spec, options.stages));
+  // Batches per epoch are known when every video gives one sample (no flatMap stage, such as TSP's segment clips).
+  const oneSamplePerVideo = stages.every((stage) => stage.impl.kind !== "flatMap");
+  const perEpoch = sourceSize === undefined || !oneSamplePerVideo ? undefined : Math.floor(sourceSize / batchSizeOf(spec, options.stages));
   if (perEpoch === 0) {
     throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSizeOf(spec, options.stages)}: nothing to train on`, { field: "stages[0].data" });
   }

@@ -21,6 +21,7 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --workers N      decode/kernel worker threads (0 = inline; default: one per core)
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
   --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP; not VTDL's stateful step)
+  --gvf FILE.h5    TSP: global video features (clipflow extract of a trained encoder); without it, TAC
   --resume         continue RUN from its latest checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     workers: { type: "string" },
     "micro-batch": { type: "string" },
     replicas: { type: "string" },
+    gvf: { type: "string" },
     resume: { type: "boolean" },
   });
   if (values.help) {

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { rngFromSeed } from "../../src/core/rng.ts";
+import { openDataset } from "../../src/io/datasets.ts";
+import { writeFeaturesH5 } from "../../src/io/featureFile.ts";
+import { synthesize } from "../../src/io/synth.ts";
+import { pretrain } from "../../src/pipelines/pretrain.ts";
+import { tspSpec } from "../../src/pipelines/tsp.ts";
+import { parsePipelineSpec } from "../../src/stages/index.ts";
+
+let work = "";
+let annotations = "";
+const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, number>);
+const spec = (gvf: string | undefined, steps: number) =>
+  parsePipelineSpec(tspSpec({ data: annotations, classes: 3, gvf, steps, batch: 4, width: 0.0625, size: 32, frames: 8, backbone: "r3d", lr: 0.01 }));
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "clipflow-tsp-"));
+  const data = join(work, "untrimmed");
+  await synthesize({ out: data, kind: "untrimmed", videos: 2, seed: 9, width: 64, height: 48, seconds: 8, classes: 3 });
+  annotations = join(data, "annotations.csv");
+});
+
+describe("TSP pipeline (segment-balanced clips, action + region heads, GVF)", () => {
+  it("trains with GVF from an HDF5 file: action and region terms, stem frozen", async () => {
+    const rng = rngFromSeed(2);
+    const ids = openDataset(annotations).videos.map((video) => video.id);
+    const h5 = join(work, "gvf.h5");
+    // 32 = channels of R3D at width 1/16; three clip features per video, max-pooled by the gvf stage.
+    const perClip = ids.map((name) => ({ name, data: Float32Array.from({ length: 3 * 32 }, () => rng.normal()), shape: [3, 32] as [number, number] }));
+    await writeFeaturesH5(h5, perClip, []);
+    const out = join(work, "tsp");
+    const result = await pretrain({ spec: spec(h5, 3), out, workers: 0, log: () => undefined, progress: false });
+    assert.equal(result.steps, 3);
+    const metrics = lines(join(out, "metrics.jsonl"));
+    for (const m of metrics) {
+      assert.ok(Number.isFinite(m.action) && Number.isFinite(m.region), JSON.stringify(m));
+      assert.ok(Math.abs(m.action! + m.region! - m.loss!) < 1e-5);
+    }
+    // Warm-up: the learning rate rises during the first epochs.
+    assert.ok(metrics[0]!.lr! < 0.01);
+  });
+
+  it("without GVF it is TAC: action head only", async () => {
+    const out = join(work, "tac");
+    await pretrain({ spec: spec(undefined, 2), out, workers: 0, log: () => undefined, progress: false });
+    const metrics = lines(join(out, "metrics.jsonl"));
+    assert.deepEqual(Object.keys(metrics[0]!).filter((k) => ["action", "region"].includes(k)), ["action"]);
+  });
+
+  it("a video missing from the GVF file is a dead letter naming it", async () => {
+    const h5 = join(work, "partial.h5");
+    const second = openDataset(annotations).videos[1]!.id;
+    await writeFeaturesH5(h5, [{ name: second, data: new Float32Array(32), shape: [1, 32] }], []);
+    const out = join(work, "partial");
+    await pretrain({ spec: spec(h5, 1), out, workers: 0, log: () => undefined, progress: false }).catch(() => undefined);
+    const letters = readFileSync(join(out, "dead-letter.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as { error: string; message: string });
+    assert.ok(letters.length > 0);
+    assert.equal(letters[0]!.error, "BadAnnotation");
+    assert.match(letters[0]!.message, /no global video feature for video "video_0000"/);
+  });
+});
