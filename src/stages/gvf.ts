@@ -14,6 +14,7 @@ export const gvf = defineStage({
   name: "gvf",
   in: "sample",
   out: "sample",
+  defaults: { onError: "skip" },
   example: { data: "runs/gvf.h5" },
   config: z.object({
     /** HDF5 file from `clipflow extract` (one dataset per video id). */
