@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.ts";
+import { labelPositives, minePositives, multiPositiveNce, uberNce } from "../../src/losses/coclr.ts";
 import { infoNce } from "../../src/losses/nce.ts";
+import { tripletMargin } from "../../src/losses/triplet.ts";
 import { crossEntropy, prpLoss } from "../../src/losses/prp.ts";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/models/losses.json", import.meta.url), "utf8"));
@@ -66,5 +68,40 @@ describe("losses against PyTorch (test/fixtures/scripts/loss_reference.py)", () 
     const perFrame = tf.tidy(() => Array.from(tf.sum(tf.abs(g), [0, 2, 3, 4]).dataSync()));
     assert.deepEqual(perFrame.map((v) => v > 0), [true, false, true, false]);
     tf.dispose([target, recon, g]);
+  });
+});
+
+describe("CoCLR losses against PyTorch (test/fixtures/scripts/coclr_reference.py)", () => {
+  const c = JSON.parse(readFileSync(new URL("../fixtures/models/coclr.json", import.meta.url), "utf8"));
+  const [b, k, d] = c.dims as [number, number, number];
+
+  it("mines positives: top-K of the sampler's similarity, siblings added (not mined), self dropped on flagged rows", () => {
+    const mask = tf.tidy(() =>
+      Array.from(
+        minePositives({ samplerKeys: tf.tensor2d(c.gKeys, [b, d]), samplerQueue: tf.tensor2d(c.gQueue, [k, d]), topK: c.topk, siblings: tf.tensor2d(c.siblings, [b, k]), dropSelf: c.drop }).dataSync(),
+      ),
+    );
+    assert.deepEqual(mask, c.mask);
+  });
+
+  it("multi-positive NCE −log Σ_{j∈P} p_j and UberNCE match to 1e-5", () => {
+    const [multi, uber] = tf.tidy(() => {
+      const q = tf.tensor2d(c.q, [b, d]);
+      const logits = tf.div(tf.concat([tf.sum(tf.mul(q, tf.tensor2d(c.kpos, [b, d])), 1, true), tf.matMul(q, tf.tensor2d(c.queue, [k, d]), false, true)], 1), c.tau) as tf.Tensor2D;
+      const uberMask = labelPositives(tf.tensor1d(c.labels, "int32"), tf.tensor1d(c.queueLabels, "int32"));
+      assert.deepEqual(Array.from(uberMask.dataSync()), c.uberMask);
+      return [multiPositiveNce(logits, tf.tensor2d(c.mask, [b, 1 + k])).dataSync()[0]!, uberNce(logits, uberMask).dataSync()[0]!];
+    });
+    close(multi!, c.multiPositive, "multi-positive");
+    close(uber!, c.uber, "uber");
+  });
+});
+
+describe("triplet margin loss", () => {
+  it("matches torch.nn.functional.triplet_margin_loss", () => {
+    const t = fixture.triplet;
+    const [n, d] = t.dims;
+    const value = tf.tidy(() => tripletMargin(tf.tensor2d(t.anchor, [n, d]), tf.tensor2d(t.positive, [n, d]), tf.tensor2d(t.negative, [n, d]), t.margin).dataSync()[0]!);
+    close(value, t.expected, "triplet");
   });
 });
