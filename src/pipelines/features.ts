@@ -45,13 +45,16 @@ export interface VideoFeatures extends FeatureSet {
 export function clipGeometry(spec: PipelineSpec): { decode: Record<string, unknown>; normalize: Record<string, unknown> | undefined } {
   type Record_ = { stage: string; [field: string]: unknown };
   const stages = spec.stages as Record_[];
-  const sampler = stages.find((stage) => ["dilatedSample", "decode", "temporalTriplet"].includes(stage.stage));
-  if (sampler === undefined) throw new ClipflowError("SpecError", "the spec has no sampling stage (dilatedSample, decode, temporalTriplet) to take the clip geometry from", { field: "stages" });
+  const sampler = stages.find((stage) => ["dilatedSample", "decode", "temporalTriplet", "segmentSample"].includes(stage.stage));
+  if (sampler === undefined) {
+    throw new ClipflowError("SpecError", "the spec has no sampling stage (dilatedSample, decode, temporalTriplet, segmentSample) to take the clip geometry from", { field: "stages" });
+  }
   const augment = stages.find((stage) => stage.stage === "spatialAugment");
   const crop = (augment?.size ?? sampler.crop) as [number, number] | undefined;
   const decode: Record<string, unknown> = {
     numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16,
-    stride: sampler.stage === "dilatedSample" ? 1 : (sampler.stride ?? 1),
+    stride: sampler.stage === "dilatedSample" || sampler.stage === "segmentSample" ? 1 : (sampler.stride ?? 1),
+    ...(sampler.targetFps === undefined ? {} : { targetFps: sampler.targetFps }),
     ...(sampler.width === undefined ? {} : { width: sampler.width, height: sampler.height }),
     ...(sampler.shortSide === undefined ? {} : { shortSide: sampler.shortSide }),
     ...(crop === undefined ? {} : { crop }),

@@ -8,6 +8,8 @@ import { openDataset } from "../../src/io/datasets.ts";
 import { writeFeaturesH5 } from "../../src/io/featureFile.ts";
 import { synthesize } from "../../src/io/synth.ts";
 import { buildTrainer, pretrain } from "../../src/pipelines/pretrain.ts";
+import { extractFeatures } from "../../src/pipelines/features.ts";
+import { specOfCheckpoint } from "../../src/pipelines/evaluate.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { tspSpec } from "../../src/pipelines/tsp.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
@@ -51,6 +53,15 @@ describe("TSP pipeline (segment-balanced clips, action + region heads, GVF)", ()
     assert.notDeepEqual(Array.from(state.tensors.get("model/actionHead.weight")!.data), initial("actionHead.weight"));
     fresh.task.dispose();
     fresh.optimizer.dispose();
+  });
+
+  it("extracts dense localisation features with the run's clip geometry (8 frames at 15 fps, a clip every 16 frames)", async () => {
+    const { spec: runSpec, dir } = await specOfCheckpoint(join(work, "tsp"));
+    const features = await extractFeatures({ spec: runSpec, checkpoint: dir, data: annotations, stride: 16, protocol: "coclr", workers: 0 });
+    assert.equal(features.ids.length, 2);
+    // 8 s at 30 fps = 240 frames; 8-frame clips at 15 fps span 15 frames: starts 0, 16, …, 224 → 15 clips.
+    assert.deepEqual(features.clipCounts, [15, 15]);
+    assert.equal(features.dim, 32);
   });
 
   it("without GVF it is TAC: action head only", async () => {
