@@ -16,7 +16,7 @@ export const commands: Record<string, Command> = {
   probe: { summary: "one JSON line per video: ok, frames, fps, size, codec, error", load: () => import("./commands/probe.ts") },
   shard: { summary: "write tar shards + index for streaming", load: () => import("./commands/shard.ts") },
   flow: { summary: "precompute optical flow for a dataset (tvl1 | fast), resumable", pending: "issue 4 (pretext kernels)" },
-  pretrain: { summary: "pretrain with a pipeline (prp | vtdl | tsp | SPEC.json; coclr to come)", load: () => import("./commands/pretrain.ts") },
+  pretrain: { summary: "pretrain with a pipeline (prp | vtdl | coclr (stage 1, RGB) | tsp | SPEC.json)", load: () => import("./commands/pretrain.ts") },
   extract: { summary: "extract clip / video features to HDF5", load: () => import("./commands/extract.ts") },
   eval: { summary: "retrieval or linear-probe evaluation of a checkpoint", load: () => import("./commands/eval.ts") },
   demo: { summary: "synth → pretrain → eval vs random init, on the embedded default data", load: () => import("./commands/demo.ts") },

@@ -51,16 +51,35 @@ export const scheduleConfig = z.discriminatedUnion("kind", [
 ]);
 export type ScheduleConfig = z.infer<typeof scheduleConfig>;
 
-export const vtdlTaskConfig = z.object({
-  kind: z.literal("vtdl"),
+const contrastiveFields = {
   backbone: backboneConfig.prefault({}),
-  /** Projection dimension (MoCo head: global average pool → Linear(C, dim) → L2-normalise). */
+  /** Projection dimension. */
   dim: z.int().min(1).default(128),
-  /** Keys in the queue: 3569 (HMDB51), 5000 (UCF101), 12500 (Kinetics subset). */
   queueSize: z.int().min(1).default(5000),
   temperature: z.number().positive().default(0.07),
   /** EMA momentum of the key encoder. */
   momentum: z.number().min(0).max(1).default(0.999),
+  /** "linear": pool → Linear(C, dim) (VTDL); "mlp": pool → Linear(C, hidden) → ReLU → Linear(hidden, dim) (CoCLR). */
+  projection: z.enum(["linear", "mlp"]).default("linear"),
+  hidden: z.int().min(1).default(1024),
+};
+
+/** MoCo-style InfoNCE with a queue and an EMA key encoder on two views of a clip (CoCLR's stage 1, per modality). */
+export const infonceTaskConfig = z.object({
+  kind: z.literal("infonce"),
+  ...contrastiveFields,
+  queueSize: z.int().min(1).default(2048),
+  projection: z.enum(["linear", "mlp"]).default("mlp"),
+  /** View names: the query's and the key's. */
+  views: z.object({ query: z.string().default("rgb0"), key: z.string().default("rgb1") }).prefault({}),
+});
+export type InfonceTaskConfig = z.infer<typeof infonceTaskConfig>;
+
+export const vtdlTaskConfig = z.object({
+  kind: z.literal("vtdl"),
+  ...contrastiveFields,
+  /** Keys in the queue: 3569 (HMDB51), 5000 (UCF101), 12500 (Kinetics subset). */
+  queueSize: z.int().min(1).default(5000),
   /** VTDL's extra negative: q·n with n = f_q(negative clip), with gradient. false = plain MoCo with a queue. */
   extraNegative: z.boolean().default(true),
 });
@@ -82,7 +101,7 @@ export type TspTaskConfig = z.infer<typeof tspTaskConfig>;
 /** A task written in code (network + loss), passed to `pretrain({ task })`; the spec only names it. */
 export const customTaskConfig = z.looseObject({ kind: z.literal("custom"), name: z.string().min(1) });
 
-export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, tspTaskConfig, customTaskConfig]);
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, infonceTaskConfig, tspTaskConfig, customTaskConfig]);
 export type TaskConfig = z.infer<typeof taskConfig>;
 
 /** The `train` section of a pretraining spec. */

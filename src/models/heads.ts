@@ -4,7 +4,8 @@
  *   group "final" (PRP trains it at 10× the base learning rate);
  * - PRP decoder: conv3d C→C k3 + BN + ReLU, then 3 × [ConvTranspose3d(C,C,2,2) → conv3d C→C/2 + BN + ReLU], then
  *   ConvTranspose3d(C/8, C/8, 2, 2) → conv3d C/8→3 + BN + ReLU: [N, 16·T, 16·H, 16·W, 3] (32×112×112 at the defaults);
- * - projection (MoCo-v2 style as VTDL uses it): global average pool → Linear(C, dim) → L2-normalise.
+ * - projection (MoCo-v2 style as VTDL uses it): global average pool → Linear(C, dim) → L2-normalise; CoCLR's MLP
+ *   variant: pool → Linear(C, hidden) → ReLU → Linear(hidden, dim) → L2-normalise.
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv3dBnRelu, convTranspose2Layer, linearLayer, sequential, type Layer } from "./layers.ts";
@@ -37,6 +38,13 @@ export function prpDecoder(store: ParamStore, channels: number, prefix = "decode
 export function projectionHead(store: ParamStore, channels: number, dim: number, prefix = "projection"): (x: tf.Tensor5D) => tf.Tensor2D {
   const fc = linearLayer(store, `${prefix}.fc`, channels, dim);
   return (x) => l2Normalize(fc(globalAvgPool(x)));
+}
+
+/** CoCLR's head: global average pool → 1×1×1 conv C→hidden + ReLU → 1×1×1 conv hidden→dim → L2 (as Linear layers on the pooled feature). */
+export function mlpProjectionHead(store: ParamStore, channels: number, hidden: number, dim: number, prefix = "projection"): (x: tf.Tensor5D) => tf.Tensor2D {
+  const fc1 = linearLayer(store, `${prefix}.fc1`, channels, hidden);
+  const fc2 = linearLayer(store, `${prefix}.fc2`, hidden, dim);
+  return (x) => l2Normalize(fc2(tf.relu(fc1(globalAvgPool(x)))));
 }
 
 /** Row-wise L2 normalisation with PyTorch's F.normalize epsilon (1e-12 on the norm). */

@@ -8,7 +8,7 @@ import type { Rng } from "../core/rng.ts";
 import type { TaskConfig } from "./config.ts";
 import { createPrpTask } from "./prp.ts";
 import { createTspTask } from "./tsp.ts";
-import { createVtdlTask } from "./vtdl.ts";
+import { createInfonceTask, createVtdlTask } from "./vtdl.ts";
 import type { Task } from "./task.ts";
 
 export function createTask(config: TaskConfig, rng: Rng): Task {
@@ -17,6 +17,8 @@ export function createTask(config: TaskConfig, rng: Rng): Task {
       return createPrpTask(config, rng);
     case "vtdl":
       return createVtdlTask(config, rng);
+    case "infonce":
+      return createInfonceTask(config, rng);
     case "tsp":
       return createTspTask(config, rng);
     case "custom":

@@ -12,19 +12,24 @@ import { infoNce } from "../losses/nce.ts";
 import { momentumUpdate } from "../memory/momentum.ts";
 import { FeatureQueue } from "../memory/queue.ts";
 import { createBackbone } from "./backbones.ts";
-import type { VtdlTaskConfig } from "./config.ts";
-import { projectionHead } from "./heads.ts";
+import type { InfonceTaskConfig, VtdlTaskConfig } from "./config.ts";
+import { mlpProjectionHead, projectionHead } from "./heads.ts";
 import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
 import { viewTensor, type Task } from "./task.ts";
 
-function encoder(store: ParamStore, config: VtdlTaskConfig) {
+function encoder(store: ParamStore, config: VtdlTaskConfig | InfonceTaskConfig) {
   const backbone = createBackbone(store, config.backbone);
-  const project = projectionHead(store, backbone.channels, config.dim);
+  const project = config.projection === "mlp" ? mlpProjectionHead(store, backbone.channels, config.hidden, config.dim) : projectionHead(store, backbone.channels, config.dim);
   return { backbone, embed: (x: tf.Tensor5D, training: boolean) => project(backbone.forward(x, training)) };
 }
 
-export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
+/** CoCLR's stage 1 (InfoNCE per modality, METHODS.md §3): the same machinery without the extra negative, on two views. */
+export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
+  return createVtdlTask({ ...config, kind: "vtdl", extraNegative: false }, rng, { query: config.views.query, key: config.views.key }, "infonce");
+}
+
+export function createVtdlTask(config: VtdlTaskConfig, rng: Rng, views = { query: "anchor", key: "positive" }, kind = "vtdl"): Task {
   const store = new ParamStore(rng);
   const query = encoder(store, config);
   const keyStore = new ParamStore(rng.fork("key"));
@@ -33,11 +38,11 @@ export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
   const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
   const pending: tf.Tensor2D[] = [];
   return {
-    kind: "vtdl",
+    kind,
     store,
     loss(batch: Batch) {
-      const q = query.embed(viewTensor(batch, "anchor"), true);
-      const k = key.embed(viewTensor(batch, "positive"), true);
+      const q = query.embed(viewTensor(batch, views.query), true);
+      const k = key.embed(viewTensor(batch, views.key), true);
       pending.push(tf.keep(k));
       const negative = config.extraNegative ? query.embed(viewTensor(batch, "negative"), true) : undefined;
       return infoNce({ query: q, key: k, queue: queue.tensor as tf.Tensor as tf.Tensor2D, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });

@@ -8,6 +8,7 @@ import type { PipelineSpec } from "../core/spec.ts";
 import { numberFlag, optionalIntFlag, stringFlag, type Parsed } from "../cli/args.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { prpSpec, type PipelineOverrides } from "./prp.ts";
+import { coclrSpec } from "./coclr.ts";
 import { tspSpec } from "./tsp.ts";
 import { vtdlSpec } from "./vtdl.ts";
 import { openDataset } from "../io/datasets.ts";
@@ -15,6 +16,7 @@ import { openDataset } from "../io/datasets.ts";
 export const builtinPipelines: Record<string, (overrides: PipelineOverrides & { gvf?: string | undefined }) => Record<string, unknown>> = {
   prp: prpSpec,
   vtdl: vtdlSpec,
+  coclr: coclrSpec,
   // TSP's action head needs the number of classes: taken from the annotations.
   tsp: (o) => tspSpec({ ...o, classes: Math.max(1, openDataset(o.data).classes.length) }),
 };

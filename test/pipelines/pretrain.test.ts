@@ -11,6 +11,7 @@ import { evaluate } from "../../src/pipelines/evaluate.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
 import { vtdlSpec } from "../../src/pipelines/vtdl.ts";
+import { coclrSpec } from "../../src/pipelines/coclr.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
@@ -152,6 +153,21 @@ describe("pretrain (VTDL: triplets, TCA, momentum encoder, queue)", () => {
     const result = await evaluate({ checkpoint: join(work, "vtdl-straight"), train: join(data, "trainlist01.txt"), test: join(data, "testlist01.txt"), kinds: ["retrieval"], protocol: "coclr", clips: 2, workers: 0 });
     assert.equal(result.testVideos, 6);
     assert.equal(result.dim, 32);
+  });
+});
+
+describe("pretrain (CoCLR stage 1: RGB InfoNCE on two clips)", () => {
+  it("trains on two independently augmented clips with the MLP head, and evaluates with the CoCLR protocol", async () => {
+    const raw = coclrSpec({ data: join(data, "trainlist01.txt"), steps: 2, epochs: 5, batch: 2, width: 0.0625, size: 32, frames: 8, backbone: "r3d", seed: 5 }) as { train: { task: Record<string, unknown> } };
+    raw.train.task.queueSize = 16;
+    const out = join(work, "coclr");
+    const result = await pretrain({ spec: parsePipelineSpec(raw), out, workers: 0, log: quiet, progress: false });
+    assert.equal(result.steps, 2);
+    const { state } = await readCheckpoint(out);
+    assert.deepEqual(state.tensors.get("model/projection.fc1.weight")?.shape, [32, 1024]);
+    assert.deepEqual(state.tensors.get("task/queue")?.shape, [16, 128]);
+    const evaluated = await evaluate({ checkpoint: out, train: join(data, "trainlist01.txt"), test: join(data, "testlist01.txt"), kinds: ["retrieval"], protocol: "coclr", clips: 2, workers: 0 });
+    assert.equal(evaluated.testVideos, 6);
   });
 });
 
