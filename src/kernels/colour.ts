@@ -18,6 +18,8 @@ export interface ColourJitterParams {
   saturation: number;
   hue: number;
   grayscale: boolean;
+  /** Channel copied into all three when grayscale is "channel" (CoCLR's random channel-gray). */
+  grayChannel?: number;
 }
 
 export interface ColourJitterRanges {
@@ -27,6 +29,8 @@ export interface ColourJitterRanges {
   hue: number;
   /** Probability of converting the clip to gray (RandomGrayscale). */
   grayscale?: number;
+  /** "luminance": 0.2989 R + 0.587 G + 0.114 B (torchvision); "channel": one random channel copied to all three (CoCLR). */
+  grayMode?: "luminance" | "channel";
 }
 
 /** Draws one clip's parameters: factors uniform in [max(0, 1 − v), 1 + v], hue uniform in [−h, h], a random order. */
@@ -40,6 +44,7 @@ export function drawColourJitter(rng: Rng, ranges: ColourJitterRanges): ColourJi
     saturation: factor(ranges.saturation),
     hue: ranges.hue > 0 ? rng.uniform(-ranges.hue, ranges.hue) : 0,
     grayscale: rng.bernoulli(ranges.grayscale ?? 0),
+    ...(ranges.grayMode === "channel" ? { grayChannel: rng.int(0, 2) } : {}),
   };
 }
 
@@ -112,8 +117,9 @@ export function colourJitter(input: ColourJitterInput): { data: Uint8Array | Flo
   const ops = input.lastOnly ? input.params.order.slice(-1) : input.params.order;
   for (const op of ops) applyOp(px, t, h * w * 3, op, input.params);
   if (input.params.grayscale) {
+    const channel = input.params.grayChannel;
     for (let i = 0; i < px.length; i += 3) {
-      const gray = grayOf(px[i]!, px[i + 1]!, px[i + 2]!);
+      const gray = channel === undefined ? grayOf(px[i]!, px[i + 1]!, px[i + 2]!) : px[i + channel]!;
       px[i] = gray;
       px[i + 1] = gray;
       px[i + 2] = gray;

@@ -5,8 +5,7 @@
  * → batch → train (query + EMA key encoder, MLP head → 128, queue 2048, τ 0.07; Adam lr 1e-3, wd 1e-5, ×0.1 at
  * epochs 250 and 280 of 300).
  * The reference applies the whole base recipe (jitter p 0.8, channel gray p 0.2, blur p 0.5) with p 0.3 per view; here
- * each part is drawn independently with the product probability (0.24, 0.06, 0.15), and gray is luminance gray rather
- * than a copied channel. Flow (`clipflow flow`), the second queue, the frozen sampler and the cycles are not built yet.
+ * each part is drawn independently with the product probability (0.24, 0.06, 0.15); gray copies one random channel. Flow (`clipflow flow`), the second queue, the frozen sampler and the cycles are not built yet.
  */
 import type { PipelineOverrides } from "./prp.ts";
 
@@ -20,7 +19,7 @@ export function coclrSpec(o: PipelineOverrides): Record<string, unknown> {
       { stage: "videos", data: o.data, shuffle: true },
       { stage: "decode", numFrames: o.frames ?? 32, numClips: 2, start: "random", outOfBounds: "repeatLast", shortSide: size },
       { stage: "spatialAugment", crop: "randomResized", size: [size, size], scale: [0.2, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, shareAcrossViews: false },
-      { stage: "colourJitter", brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.24, grayscale: 0.06 },
+      { stage: "colourJitter", brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.24, grayscale: 0.06, grayMode: "channel" },
       { stage: "blur", kernelSize: 2 * Math.floor(size / 20) + 1, sigma: [0.1, 2], probability: 0.15 },
       { stage: "normalize", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
       { stage: "batch", size: o.batch ?? 16 },

@@ -26,6 +26,8 @@ export const colourJitter = defineStage({
     probability: z.number().min(0).max(1).default(1),
     /** Probability of a grayscale clip (RandomGrayscale). */
     grayscale: z.number().min(0).max(1).default(0),
+    /** "luminance" (torchvision) or "channel" (CoCLR: one random channel copied to all three). */
+    grayMode: z.enum(["luminance", "channel"]).default("luminance"),
     shareAcrossViews: z.boolean().default(false),
     lastOnly: z.boolean().default(false),
   }),

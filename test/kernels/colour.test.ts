@@ -48,6 +48,14 @@ describe("colour jitter (torchvision semantics)", () => {
     assert.deepEqual(drawColourJitter(rngFromSeed(9), { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }), drawColourJitter(rngFromSeed(9), { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }));
   });
 
+  it("channel gray copies one random channel into all three (CoCLR)", () => {
+    const data = Float32Array.from([0.1, 0.5, 0.9, 0.3, 0.2, 0.7]);
+    const params: ColourJitterParams = { order: [], brightness: 1, contrast: 1, saturation: 1, hue: 0, grayscale: true, grayChannel: 2 };
+    assert.deepEqual(Array.from(colourJitter({ data, shape: [1, 1, 2, 3], params }).data), [0.9, 0.9, 0.9, 0.7, 0.7, 0.7].map(Math.fround));
+    const channels = new Set(Array.from({ length: 50 }, (_, seed) => drawColourJitter(rngFromSeed(seed), { brightness: 0, contrast: 0, saturation: 0, hue: 0, grayscale: 1, grayMode: "channel" }).grayChannel));
+    assert.deepEqual([...channels].sort(), [0, 1, 2]);
+  });
+
   it("refuses frames that are not RGB", () => {
     const params: ColourJitterParams = { order: ["hue"], brightness: 1, contrast: 1, saturation: 1, hue: 0.1, grayscale: false };
     assert.throws(() => colourJitter({ data: new Uint8Array(4), shape: [1, 2, 2, 1], params }), /needs RGB frames \(3 channels\), got 1/);
