@@ -38,7 +38,7 @@ export function inlinePool(): CpuPool {
     async run(kernel, input, options) {
       options?.signal?.throwIfAborted();
       try {
-        return (tasks[kernel] as (value: unknown) => TaskOutput<typeof kernel>)(input);
+        return await (tasks[kernel] as (value: unknown) => TaskOutput<typeof kernel> | Promise<TaskOutput<typeof kernel>>)(input);
       } catch (error) {
         throw kernelError(kernel, error);
       }

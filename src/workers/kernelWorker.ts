@@ -11,12 +11,12 @@ export interface KernelTask {
   input: unknown;
 }
 
-export default function runKernel(task: KernelTask): unknown {
+export default async function runKernel(task: KernelTask): Promise<unknown> {
   const kernel = tasks[task.kernel] as ((input: unknown) => unknown) | undefined;
   if (kernel === undefined) throw new Error(`unknown kernel "${String(task.kernel)}"`);
   let output: unknown;
   try {
-    output = kernel(task.input);
+    output = await kernel(task.input);
   } catch (error) {
     // typed errors travel as data: structured clone would keep only their message
     if (error instanceof ClipflowError) return { clipflowError: errorToRecord(error) };

@@ -1,20 +1,28 @@
 /**
  * Everything a worker can run, by name: the pure kernels plus the I/O tasks that must run next to them (decoding
  * with in-process libav, one decoder thread per worker). `ctx.cpu.run(name, input)` is typed from this table.
+ * The I/O modules (node-av's native addon) load on a worker's first I/O task, not at worker start: a pool closed
+ * while a worker was still registering the addon aborted the process (napi FATAL ERROR), and workers that only run
+ * kernels never need it.
  */
-import { decodeClips, decodeDilated, decodeTriplet } from "../io/decodeClips.ts";
+import type * as DecodeClips from "../io/decodeClips.ts";
+import type * as Probe from "../io/probe.ts";
 import { kernels } from "../kernels/index.ts";
-import { probeVideo } from "../io/probe.ts";
+
+let decoding: Promise<typeof DecodeClips> | undefined;
+let probing: Promise<typeof Probe> | undefined;
+const decodeModule = () => (decoding ??= import("../io/decodeClips.ts"));
+const probeModule = () => (probing ??= import("../io/probe.ts"));
 
 export const tasks = {
   ...kernels,
-  decodeClips,
-  decodeDilated,
-  decodeTriplet,
-  probeVideo,
+  decodeClips: async (input: Parameters<typeof DecodeClips.decodeClips>[0]) => (await decodeModule()).decodeClips(input),
+  decodeDilated: async (input: Parameters<typeof DecodeClips.decodeDilated>[0]) => (await decodeModule()).decodeDilated(input),
+  decodeTriplet: async (input: Parameters<typeof DecodeClips.decodeTriplet>[0]) => (await decodeModule()).decodeTriplet(input),
+  probeVideo: async (input: Parameters<typeof Probe.probeVideo>[0]) => (await probeModule()).probeVideo(input),
 };
 
 export type Tasks = typeof tasks;
 export type TaskName = keyof Tasks;
 export type TaskInput<K extends TaskName> = Parameters<Tasks[K]>[0];
-export type TaskOutput<K extends TaskName> = ReturnType<Tasks[K]>;
+export type TaskOutput<K extends TaskName> = Awaited<ReturnType<Tasks[K]>>;
