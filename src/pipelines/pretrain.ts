@@ -97,54 +97,55 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const recorded = options.stages === undefined ? spec : { ...spec, stages: options.stages.map((stage) => stage.toSpec()) };
   const trainer = await buildTrainer(spec, log, options.task);
   let replica: ThreadReplica | undefined;
-  if (train.replicas > 1) {
-    if (options.task !== undefined || trainer.task.afterStep !== undefined) {
-      trainer.task.dispose();
-      trainer.optimizer.dispose();
-      throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
-    }
-    replica = await ThreadReplica.start(spec);
-  }
-  let step = 0;
-  let startEpoch = 0;
-  let skip = 0;
-  if (options.resume) {
-    const { meta, state } = await readCheckpoint(out);
-    if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(recorded)) {
-      throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
-    }
-    trainer.restore(state);
-    await replica?.restore(state);
-    step = meta.step;
-    startEpoch = meta.epoch;
-    skip = meta.cursor;
-    log(`resuming ${out} at step ${step} (epoch ${startEpoch}, batch ${skip})`);
-  }
-  await writeFile(specPath, `${JSON.stringify(recorded, null, 2)}\n`);
-  const stages = options.stages ?? compilePipelineSpec(spec).pipeline.stages;
-  const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
-  // Batches per epoch are known when every video gives one sample (no flatMap stage, such as TSP's segment clips).
-  const oneSamplePerVideo = stages.every((stage) => stage.impl.kind !== "flatMap");
-  const perEpoch = sourceSize === undefined || !oneSamplePerVideo ? undefined : Math.floor(sourceSize / batchSizeOf(spec, options.stages));
-  if (perEpoch === 0) {
-    throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSizeOf(spec, options.stages)}: nothing to train on`, { field: "stages[0].data" });
-  }
-  const totalSteps = train.steps ?? (perEpoch === undefined ? undefined : perEpoch * train.epochs);
-  const metrics = new JsonlWriter(join(out, "metrics.jsonl"));
-  const deadLetters = new DeadLetterSink(join(out, "dead-letter.jsonl"));
-  await appendFile(join(out, "dead-letter.jsonl"), "");
   const cpu = createCpuPool(options.workers);
   const showProgress = options.progress ?? process.stderr.isTTY === true;
+  const deadLetters = new DeadLetterSink(join(out, "dead-letter.jsonl"));
   const started = performance.now();
+  let step = 0;
   let clips = 0;
   let lastLoss = NaN;
   let checkpoint: string | undefined;
   let status: PretrainResult["status"] = "completed";
-  let epoch = startEpoch;
-  const save = async (cursor: number, atEpoch: number) => {
-    checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec: recorded });
-  };
+  let epoch = 0;
+  // Everything from here on releases the trainer, the replica thread and the pool however it ends (a replica thread
+  // left running would keep the process alive after an error).
   try {
+    if (train.replicas > 1) {
+      if (options.task !== undefined || trainer.task.afterStep !== undefined) {
+        throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
+      }
+      replica = await ThreadReplica.start(spec);
+    }
+    let startEpoch = 0;
+    let skip = 0;
+    if (options.resume) {
+      const { meta, state } = await readCheckpoint(out);
+      if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(recorded)) {
+        throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
+      }
+      trainer.restore(state);
+      await replica?.restore(state);
+      step = meta.step;
+      startEpoch = meta.epoch;
+      skip = meta.cursor;
+      log(`resuming ${out} at step ${step} (epoch ${startEpoch}, batch ${skip})`);
+    }
+    await writeFile(specPath, `${JSON.stringify(recorded, null, 2)}\n`);
+    const stages = options.stages ?? compilePipelineSpec(spec).pipeline.stages;
+    const batchSize = batchSizeOf(spec, options.stages);
+    const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
+    // Batches per epoch are known when every video gives one sample (no flatMap stage, such as TSP's segment clips).
+    const oneSamplePerVideo = stages.every((stage) => stage.impl.kind !== "flatMap");
+    const perEpoch = sourceSize === undefined || !oneSamplePerVideo ? undefined : Math.floor(sourceSize / batchSize);
+    if (perEpoch === 0) {
+      throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSize}: nothing to train on`, { field: "stages[0].data" });
+    }
+    const totalSteps = train.steps ?? (perEpoch === undefined ? undefined : perEpoch * train.epochs);
+    const metrics = new JsonlWriter(join(out, "metrics.jsonl"));
+    await appendFile(join(out, "dead-letter.jsonl"), "");
+    const save = async (cursor: number, atEpoch: number) => {
+      checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec: recorded });
+    };
     for (epoch = startEpoch; epoch < train.epochs; epoch += 1) {
       if (train.steps !== undefined && step >= train.steps) break;
       trainer.optimizer.lr = trainer.schedule.lrAt(epoch, trainer.optimizer.lr);
@@ -186,7 +187,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
           });
           if (showProgress) {
             const rate = clips / elapsed;
-            const eta = totalSteps === undefined ? "" : ` · ETA ${formatDuration(((totalSteps - step) * batchSizeOf(spec, options.stages)) / Math.max(rate, 1e-9))}`;
+            const eta = totalSteps === undefined ? "" : ` · ETA ${formatDuration(((totalSteps - step) * batchSize) / Math.max(rate, 1e-9))}`;
             process.stderr.write(
               `\r\x1b[2Kstep ${step}${totalSteps === undefined ? "" : `/${totalSteps}`} · epoch ${epoch + 1}/${train.epochs} · loss ${result.loss.toFixed(4)} · ${rate.toFixed(1)} clips/s · wait ${waitMs.toFixed(0)} ms · step ${result.stepMs.toFixed(0)} ms${eta}`,
             );
