@@ -38,7 +38,7 @@ async function handle(message: Message): Promise<void> {
   if (message.type === "apply") {
     t.optimizer.lr = message.lr;
     const grads = Object.fromEntries(Object.entries(message.grads).map(([name, data]) => [name, tf.tensor(data, t.task.store.params.get(name)!.variable.shape)]));
-    t.applyGradients(grads, { keys: [], videoIds: [], views: {}, targets: {}, meta: [] }, 0);
+    t.applyGradients(grads);
     return;
   }
   try {

@@ -46,7 +46,8 @@ export class Trainer {
   step(batch: Batch): StepResult {
     const started = performance.now();
     const computed = this.computeGradients(batch);
-    this.applyGradients(computed.grads, batch, computed.loss);
+    this.checkFinite(computed.loss, computed.grads, batch);
+    this.applyGradients(computed.grads);
     return { loss: computed.loss, terms: computed.terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: computed.clips };
   }
 
@@ -80,10 +81,11 @@ export class Trainer {
       if (averaged[name] !== grad) grad.dispose();
       arrays[name] = averaged[name]!.dataSync() as Float32Array;
     }
-    replica.apply(arrays, this.optimizer.lr);
     const loss = a * local.loss + b * other.loss;
+    this.checkFinite(loss, averaged, batch);
+    replica.apply(arrays, this.optimizer.lr);
     const terms = Object.fromEntries(Object.keys(local.terms).map((name) => [name, a * local.terms[name]! + b * (other.terms[name] ?? 0)]));
-    this.applyGradients(averaged, batch, loss);
+    this.applyGradients(averaged);
     return { loss, terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: total };
   }
 
@@ -128,13 +130,15 @@ export class Trainer {
     return { loss: lossSum, terms: termSums, grads: sums, clips: total };
   }
 
+  /** A non-finite loss stops the run before any update (the gradients are dropped). */
+  private checkFinite(loss: number, grads: Record<string, tf.Tensor>, batch: Batch): void {
+    if (Number.isFinite(loss)) return;
+    tf.dispose(Object.values(grads));
+    throw new ClipflowError("StageError", `the loss is ${loss} at step ${this.optimizer.step + 1} (batch ${batch.keys.slice(0, 4).join(", ")}…)`, { stage: "train", field: "loss" });
+  }
+
   /** One optimiser update from gradients by name (disposed here), then the task's after-step hook. */
-  applyGradients(grads: Record<string, tf.Tensor>, batch: Batch, loss?: number): void {
-    const checked = loss ?? 0;
-    if (!Number.isFinite(checked)) {
-      tf.dispose(Object.values(grads));
-      throw new ClipflowError("StageError", `the loss is ${checked} at step ${this.optimizer.step + 1} (batch ${batch.keys.slice(0, 4).join(", ")}…)`, { stage: "train", field: "loss" });
-    }
+  applyGradients(grads: Record<string, tf.Tensor>): void {
     this.optimizer.apply(grads);
     tf.dispose(Object.values(grads));
     if (this.task.afterStep !== undefined) tf.tidy(() => this.task.afterStep?.());
