@@ -1,8 +1,10 @@
 /**
  * Tensor ops the backbones are built from, channel-last (NDHWC). On the wasm and cpu backends tf.conv3d is a naive
  * kernel (0.6 GFLOP/s measured here, against 35 for XNNPACK's conv2d) and Conv2DBackpropFilter does not exist on wasm,
- * so every 3D convolution is expressed as ONE 2D convolution: the kt temporal taps are folded into the channel axis
- * ([N,T,H,W,C] → [N·T', H, W, kt·C] with the filter reshaped to [kh, kw, kt·C, Cout]). The 2D convolution has a custom
+ * so every 3D convolution is expressed with 2D convolutions: the kt temporal taps folded into the channel axis
+ * ([N,T,H,W,C] → [N·T', H, W, kt·C] with the filter reshaped to [kh, kw, kt·C, Cout]), or, for layers narrower than
+ * 64 channels (where the fold's concat and its gradient cost more than they save), one 2D convolution per tap, summed.
+ * The 2D convolution has a custom
  * gradient in which both the input and the filter gradients are themselves forward convolutions (XNNPACK speed; the
  * stock Conv2DBackpropInput on wasm runs at 3 GFLOP/s). On tfjs-node the native conv3d is used instead.
  */
@@ -37,7 +39,7 @@ export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
-        const [n, hp, wp, cin] = xs.shape;
+        const [, hp, wp, cin] = xs.shape;
         const [kh, kw, , cout] = ws.shape;
         const [, ho, wo] = dy4.shape;
         const spread = dilateSpatial(dy4, sh, sw);
@@ -50,7 +52,6 @@ export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.
         const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
         const full = tf.conv2d(xT as tf.Tensor4D, dyT as tf.Tensor4D, 1, "valid", "NHWC", [sh, sw]);
         const dw = tf.transpose(full.slice([0, 0, 0, 0], [cin, kh, kw, cout]), [1, 2, 0, 3]);
-        void n;
         return [dx, dw];
       },
     };
@@ -102,7 +103,6 @@ export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
  * (pt,ph,pw) on both sides. Matches PyTorch's Conv3d (cross-correlation) up to float rounding.
  */
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0]): tf.Tensor5D {
-  const [pt, ph, pw] = pad;
   const [st, sh, sw] = stride;
   const padded = pad3d(x, pad);
   if (activeBackend().nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
@@ -242,7 +242,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
   return { y, mean: stats.mean!, variance: stats.variance! };
 }
 
-/** Batch normalisation over every axis but the last, with batch statistics (training) or the given running ones. */
+/** Batch normalisation over every axis but the last with given statistics (evaluation mode: the running ones). */
 export function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, stats: { mean: tf.Tensor; variance: tf.Tensor }, eps = 1e-5): tf.Tensor {
   return tf.add(tf.mul(tf.mul(tf.sub(x, stats.mean), tf.rsqrt(tf.add(stats.variance, eps))), gamma), beta);
 }

@@ -24,12 +24,24 @@ function encoder(store: ParamStore, config: VtdlTaskConfig | InfonceTaskConfig) 
   return { backbone, embed: (x: tf.Tensor5D, training: boolean) => project(backbone.forward(x, training)) };
 }
 
-/** CoCLR's stage 1 (InfoNCE per modality, METHODS.md §3): the same machinery without the extra negative, on two views. */
-export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
-  return createVtdlTask({ ...config, kind: "vtdl", extraNegative: false }, rng, { query: config.views.query, key: config.views.key }, "infonce");
+/** Which views play which role, and the task's name. `negative` (VTDL's extra negative) is optional. */
+interface Roles {
+  kind: string;
+  query: string;
+  key: string;
+  negative?: string | undefined;
 }
 
-export function createVtdlTask(config: VtdlTaskConfig, rng: Rng, views = { query: "anchor", key: "positive" }, kind = "vtdl"): Task {
+export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
+  return momentumContrast(config, rng, { kind: "vtdl", query: "anchor", key: "positive", negative: config.extraNegative ? "negative" : undefined });
+}
+
+/** CoCLR's stage 1 (InfoNCE per modality, METHODS.md §3): the same machinery without the extra negative, on two views. */
+export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
+  return momentumContrast(config, rng, { kind: "infonce", query: config.views.query, key: config.views.key });
+}
+
+function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, roles: Roles): Task {
   const store = new ParamStore(rng);
   const query = encoder(store, config);
   const keyStore = new ParamStore(rng.fork("key"));
@@ -38,13 +50,13 @@ export function createVtdlTask(config: VtdlTaskConfig, rng: Rng, views = { query
   const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
   const pending: tf.Tensor2D[] = [];
   return {
-    kind,
+    kind: roles.kind,
     store,
     loss(batch: Batch) {
-      const q = query.embed(viewTensor(batch, views.query), true);
-      const k = key.embed(viewTensor(batch, views.key), true);
+      const q = query.embed(viewTensor(batch, roles.query), true);
+      const k = key.embed(viewTensor(batch, roles.key), true);
       pending.push(tf.keep(k));
-      const negative = config.extraNegative ? query.embed(viewTensor(batch, "negative"), true) : undefined;
+      const negative = roles.negative === undefined ? undefined : query.embed(viewTensor(batch, roles.negative), true);
       return infoNce({ query: q, key: k, queue: queue.tensor as tf.Tensor as tf.Tensor2D, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });
     },
     afterStep() {

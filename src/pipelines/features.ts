@@ -14,7 +14,7 @@ import type { FeatureSet } from "../eval/retrieval.ts";
 import { readCheckpoint } from "../io/checkpoint.ts";
 import * as tf from "@tensorflow/tfjs";
 import { compilePipelineSpec } from "../stages/index.ts";
-import { buildTrainer, trainOf } from "./pretrain.ts";
+import { buildTrainer } from "./pretrain.ts";
 
 export interface FeatureOptions {
   /** The run's spec (architecture and clip geometry). */
@@ -69,7 +69,6 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
   const { spec } = options;
   const protocol = options.protocol ?? "prp";
   const geometry = clipGeometry(spec);
-  trainOf(spec);
   const trainer = await buildTrainer(spec, options.log);
   if (options.checkpoint !== undefined) {
     const { state } = await readCheckpoint(options.checkpoint);
@@ -125,7 +124,7 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
         ids.push(sample.videoId);
         labels.push(typeof sample.targets.label === "number" ? sample.targets.label : -1);
         means.push(mean);
-        perClip.push(Float32Array.from(values));
+        perClip.push(values);
         clipCounts.push(views.length);
       },
       { seed: spec.seed, cpu, deadLetters },

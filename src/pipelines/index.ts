@@ -33,11 +33,11 @@ function applyOverrides(
     if (o.batch !== undefined && stage.stage === "batch") stage.size = o.batch;
   }
   if (spec.train !== undefined) {
-    const train = spec.train as { epochs?: number; steps?: number; microBatch?: number; optimizer?: Record<string, unknown>; task?: { backbone?: Record<string, unknown> } };
+    const train = spec.train as { epochs?: number; steps?: number; microBatch?: number; replicas?: number; optimizer?: Record<string, unknown>; task?: { backbone?: Record<string, unknown> } };
     if (o.epochs !== undefined) train.epochs = o.epochs;
     if (o.steps !== undefined) train.steps = o.steps;
     if (o.microBatch !== undefined) train.microBatch = o.microBatch;
-    if (o.replicas !== undefined) (train as Record<string, unknown>).replicas = o.replicas;
+    if (o.replicas !== undefined) train.replicas = o.replicas;
     if (o.lr !== undefined) train.optimizer = { ...(train.optimizer ?? {}), lr: o.lr };
     if (train.task !== undefined && (o.backbone !== undefined || o.width !== undefined)) {
       train.task.backbone = { ...(train.task.backbone ?? {}), ...(o.backbone === undefined ? {} : { name: o.backbone }), ...(o.width === undefined ? {} : { width: o.width }) };

@@ -8,8 +8,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { interruptSignal } from "../../core/runner.ts";
 import { synthesize } from "../../io/synth.ts";
-import { scoreFeatures } from "../../pipelines/evaluate.ts";
-import { extractFeatures } from "../../pipelines/features.ts";
+import { evaluate } from "../../pipelines/evaluate.ts";
 import { prpSpec } from "../../pipelines/prp.ts";
 import { pretrain } from "../../pipelines/pretrain.ts";
 import { parsePipelineSpec } from "../../stages/index.ts";
@@ -80,10 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const randomInit of [false, true]) {
       const name = randomInit ? "random-init" : "prp";
       log(`evaluating ${name} …`);
-      const common = { spec, checkpoint: randomInit ? undefined : out, protocol: "prp" as const, workers };
-      const trainSet = await extractFeatures({ ...common, data: train });
-      const testSet = await extractFeatures({ ...common, data: test });
-      const scored = scoreFeatures(trainSet, testSet, ["retrieval", "linear"], "prp", { randomInit, checkpoint: out, probeEpochs: 100, seed });
+      const scored = await evaluate({ checkpoint: out, train, test, kinds: ["retrieval", "linear"], protocol: "prp", randomInit, workers, probeEpochs: 100 });
       await writeFile(join(out, "eval", `${name}.json`), `${JSON.stringify(scored, null, 2)}\n`);
       rows.push([name, scored]);
     }
