@@ -5,6 +5,7 @@
  */
 import { clipIndices } from "./clipIndices.ts";
 import { colourJitter, gaussianBlur } from "./colour.ts";
+import { opticalFlow } from "./flow.ts";
 import { identity } from "./identity.ts";
 import { normalize } from "./normalize.ts";
 import { motionAttention, prpTarget, prpViews } from "./prp.ts";
@@ -19,6 +20,7 @@ export const kernels = {
   cropResize,
   identity,
   normalize,
+  opticalFlow,
   prpTarget,
   motionAttention,
   prpViews,
