@@ -15,7 +15,7 @@ export const commands: Record<string, Command> = {
   synth: { summary: "generate synthetic videos (actions | untrimmed) with labels and splits", load: () => import("./commands/synth.ts") },
   probe: { summary: "one JSON line per video: ok, frames, fps, size, codec, error", load: () => import("./commands/probe.ts") },
   shard: { summary: "write tar shards + index for streaming", load: () => import("./commands/shard.ts") },
-  flow: { summary: "precompute optical flow for a dataset (tvl1 | fast), resumable", pending: "issue 4 (pretext kernels)" },
+  flow: { summary: "precompute optical flow for a dataset (tvl1 | fast), resumable", load: () => import("./commands/flow.ts") },
   pretrain: { summary: "pretrain with a pipeline (prp | vtdl | coclr (stage 1, RGB) | tsp | SPEC.json)", load: () => import("./commands/pretrain.ts") },
   extract: { summary: "extract clip / video features to HDF5", load: () => import("./commands/extract.ts") },
   eval: { summary: "retrieval or linear-probe evaluation of a checkpoint", load: () => import("./commands/eval.ts") },

@@ -1,23 +1,38 @@
 /**
- * Per-view plumbing shared by augmentation stages: draw parameters per view (or once for all views), run a kernel on
+ * Per-view plumbing shared by augmentation stages: draw parameters per view, once for all views, or once per clip
+ * ("clip": views whose names end in the same number share, e.g. CoCLR's rgb0 + flow0 and rgb1 + flow1), run a kernel on
  * each named view, and return the sample with those views replaced. Views are visited in the sample's order, so the
  * RNG draws are the same inline and in workers.
  */
+import { z } from "zod";
 import type { Frames, Sample } from "./types.ts";
+
+export const ShareViewsSchema = z.union([z.boolean(), z.literal("clip")]);
+export type ShareViews = z.infer<typeof ShareViewsSchema>;
+
+/** The clip a view belongs to: its trailing number ("rgb1" → "1"; "" when it has none). */
+export const clipOfView = (name: string): string => /\d+$/.exec(name)?.[0] ?? "";
+/** A view is of a kind when its name, without the clip number, is listed ("flow1" is a "flow" view). */
+export const viewIsOneOf = (name: string, kinds: readonly string[]): boolean => kinds.includes(name) || kinds.includes(name.replace(/\d+$/, ""));
 
 export async function mapViews<P>(
   sample: Sample,
   names: readonly string[],
-  options: { draw: (frames: Frames) => P; shared: boolean },
+  options: { draw: (frames: Frames) => P; shared: ShareViews },
   apply: (frames: Frames, params: P, name: string) => Promise<{ data: Frames["data"]; shape: Frames["shape"] }>,
 ): Promise<Sample> {
   const present = names.filter((name) => sample.views[name] !== undefined);
-  const first = sample.views[present[0] ?? ""];
-  const shared = options.shared && first !== undefined ? options.draw(first) : undefined;
+  const drawn = new Map<string, P>();
   const views: Record<string, Frames> = { ...sample.views };
   for (const name of present) {
     const frames = sample.views[name] as Frames;
-    const out = await apply(frames, shared ?? options.draw(frames), name);
+    const group = options.shared === true ? "*" : options.shared === "clip" ? clipOfView(name) : undefined;
+    let params = group === undefined ? undefined : drawn.get(group);
+    if (params === undefined) {
+      params = options.draw(frames);
+      if (group !== undefined) drawn.set(group, params);
+    }
+    const out = await apply(frames, params, name);
     views[name] = { ...frames, data: out.data, shape: out.shape };
   }
   return { ...sample, views };

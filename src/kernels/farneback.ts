@@ -190,8 +190,8 @@ export interface Expansion {
  * The pyramid is built level by level: level k is level k−1 smoothed so that its total blur is OpenCV's
  * σ_k = (1/scale_k − 1)/2 (in full-resolution pixels), then resized.
  */
-export function expandFrame(frame: Plane, params: Partial<FarnebackParams> = {}): Expansion {
-  const p = { ...farnebackDefaults, ...params };
+export function expandFrame(frame: Plane, params: Partial<FarnebackParams> | undefined = {}): Expansion {
+  const p = { ...farnebackDefaults, ...(params ?? {}) };
   const levels: Expansion["levels"] = [];
   let plane = frame;
   let blur = 0;
@@ -213,8 +213,8 @@ export function expandFrame(frame: Plane, params: Partial<FarnebackParams> = {})
 }
 
 /** Farnebäck flow between two expanded frames (same size and parameters). */
-export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<FarnebackParams> = {}): Flow {
-  const p = { ...farnebackDefaults, ...params };
+export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<FarnebackParams> | undefined = {}): Flow {
+  const p = { ...farnebackDefaults, ...(params ?? {}) };
   let u = new Float32Array(0);
   let v = new Float32Array(0);
   let previous: { width: number; height: number } | undefined;
@@ -237,6 +237,6 @@ export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<F
 }
 
 /** Farnebäck flow from I0 to I1 (grayscale planes of one size, values 0..255). */
-export function farnebackFlow(I0: Plane, I1: Plane, params: Partial<FarnebackParams> = {}): Flow {
+export function farnebackFlow(I0: Plane, I1: Plane, params: Partial<FarnebackParams> | undefined = {}): Flow {
   return farnebackBetween(expandFrame(I0, params), expandFrame(I1, params), params);
 }

@@ -17,8 +17,8 @@ export interface OpticalFlowInput {
   data: Uint8Array;
   shape: [number, number, number, number];
   method: FlowMethod;
-  tvl1?: Partial<Tvl1Params>;
-  farneback?: Partial<FarnebackParams>;
+  tvl1?: Partial<Tvl1Params> | undefined;
+  farneback?: Partial<FarnebackParams> | undefined;
   /** Clip magnitude for quantisation (CoCLR: 20). */
   bound: number;
   output: "quantized" | "float";

@@ -154,8 +154,8 @@ function oneScale(I0: Plane, I1: Plane, u1: Float32Array, u2: Float32Array, p: T
 }
 
 /** TV-L1 flow from I0 to I1 (grayscale planes of one size, values 0..255). */
-export function tvl1Flow(I0: Plane, I1: Plane, params: Partial<Tvl1Params> = {}): Flow {
-  const p = { ...tvl1Defaults, ...params };
+export function tvl1Flow(I0: Plane, I1: Plane, params: Partial<Tvl1Params> | undefined = {}): Flow {
+  const p = { ...tvl1Defaults, ...(params ?? {}) };
   const pyramid0: Plane[] = [I0];
   const pyramid1: Plane[] = [I1];
   for (let s = 1; s < p.scales; s += 1) {

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews } from "../core/views.ts";
+import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
 
 export const blur = defineStage({
   name: "blur",
@@ -19,12 +19,12 @@ export const blur = defineStage({
     kernelSize: z.int().min(1).refine((k) => k % 2 === 1, "must be odd").default(11),
     sigma: z.tuple([z.number().positive(), z.number().positive()]).default([0.1, 2]),
     probability: z.number().min(0).max(1).default(0.5),
-    shareAcrossViews: z.boolean().default(false),
+    shareAcrossViews: ShareViewsSchema.default(false),
   }),
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = config.views ?? Object.keys(sample.views);
+      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
       const draw = () => ({ apply: ctx.rng.bernoulli(config.probability), sigma: ctx.rng.uniform(config.sigma[0], config.sigma[1]) });
       return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, async (frames, params) =>
         params.apply ? ctx.cpu.run("gaussianBlur", { data: frames.data, shape: frames.shape, kernelSize: config.kernelSize, sigma: params.sigma }, { signal: ctx.signal }) : frames,

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews } from "../core/views.ts";
+import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
 import { drawColourJitter, type ColourJitterParams } from "../kernels/colour.ts";
 
 export const colourJitter = defineStage({
@@ -28,13 +28,13 @@ export const colourJitter = defineStage({
     grayscale: z.number().min(0).max(1).default(0),
     /** "luminance" (torchvision) or "channel" (CoCLR: one random channel copied to all three). */
     grayMode: z.enum(["luminance", "channel"]).default("luminance"),
-    shareAcrossViews: z.boolean().default(false),
+    shareAcrossViews: ShareViewsSchema.default(false),
     lastOnly: z.boolean().default(false),
   }),
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = config.views ?? Object.keys(sample.views).filter((name) => sample.views[name]?.shape[3] === 3);
+      const names = Object.keys(sample.views).filter((name) => (config.views === undefined ? sample.views[name]?.shape[3] === 3 : viewIsOneOf(name, config.views)));
       const draw = (): ColourJitterParams => {
         const apply = ctx.rng.bernoulli(config.probability);
         const params = drawColourJitter(ctx.rng, config);

@@ -10,6 +10,8 @@ import { blur } from "./blur.ts";
 import { colourJitter } from "./colourJitter.ts";
 import { decode } from "./decode.ts";
 import { dilatedSample } from "./dilatedSample.ts";
+import { flowCache } from "./flowCache.ts";
+import { flowPair } from "./flowPair.ts";
 import { gvf } from "./gvf.ts";
 import { listSource } from "./listSource.ts";
 import { normalize } from "./normalize.ts";
@@ -22,9 +24,9 @@ import { tca } from "./tca.ts";
 import { temporalTriplet } from "./temporalTriplet.ts";
 import { videos } from "./videos.ts";
 
-export { batch, blur, colourJitter, decode, dilatedSample, gvf, listSource, normalize, rotate, segmentSample, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
+export { batch, blur, colourJitter, decode, dilatedSample, flowCache, flowPair, gvf, listSource, normalize, rotate, segmentSample, shards, shuffle, spatialAugment, tca, temporalTriplet, videos };
 
-export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, dilatedSample, temporalTriplet, segmentSample, rotate, spatialAugment, colourJitter, blur, gvf, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
+export const builtinStages: AnyStageFactory[] = [videos, shards, listSource, decode, flowCache, flowPair, dilatedSample, temporalTriplet, segmentSample, rotate, spatialAugment, colourJitter, blur, gvf, shuffle, batch, normalize, tca] as unknown as AnyStageFactory[];
 
 /** Stages plus the `train` section of pretraining specs (zod only: loading it does not load TensorFlow.js). */
 export const registry = createRegistry(builtinStages, { train: trainSection.optional() });

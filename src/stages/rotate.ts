@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews } from "../core/views.ts";
+import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
 
 export const rotate = defineStage({
   name: "rotate",
@@ -19,12 +19,12 @@ export const rotate = defineStage({
     views: z.array(z.string()).optional(),
     degrees: z.number().min(0).max(180).default(10),
     fill: z.number().default(0),
-    shareAcrossViews: z.boolean().default(false),
+    shareAcrossViews: ShareViewsSchema.default(false),
   }),
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = config.views ?? Object.keys(sample.views);
+      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
       const draw = () => ctx.rng.uniform(-config.degrees, config.degrees);
       return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, angle) =>
         ctx.cpu.run("rotateFrames", { data: frames.data, shape: frames.shape, angle, fill: config.fill }, { signal: ctx.signal }),

@@ -1,14 +1,15 @@
 /**
  * Spatial augmentation of a sample's views (random resized crop, random crop or centre crop, then resize, then
  * horizontal flip), parameters drawn once per clip from the stage's seeded rng and shared by every frame. With
- * `shareAcrossViews` (CoCLR's RGB + flow pairs) all views get the same crop and flip; otherwise each view draws its
- * own (VTDL's anchor and positive). Views listed in `flowViews` have u negated when flipped, unless `negateU` is off
- * (the CoCLR reference does not negate it).
+ * `shareAcrossViews: true` all views get the same crop and flip, with "clip" the views of one clip do (CoCLR's rgb0 +
+ * flow0, rgb1 + flow1); with false each view draws its own (VTDL's anchor and positive). Views named in `flowViews`
+ * (with or without a clip number) have u negated when flipped, unless `negateU` is off (the CoCLR reference does not
+ * negate it).
  */
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Frames, Sample } from "../core/types.ts";
-import { mapViews } from "../core/views.ts";
+import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
 import { centreCrop, drawRandomCrop, drawRandomResizedCrop, type CropBox } from "../kernels/spatial.ts";
 
 export const spatialAugment = defineStage({
@@ -25,14 +26,14 @@ export const spatialAugment = defineStage({
     scale: z.tuple([z.number().gt(0), z.number().max(1)]).default([0.2, 1]),
     ratio: z.tuple([z.number().gt(0), z.number().gt(0)]).default([3 / 4, 4 / 3]),
     flip: z.number().min(0).max(1).default(0.5),
-    shareAcrossViews: z.boolean().default(true),
+    shareAcrossViews: ShareViewsSchema.default(true),
     flowViews: z.array(z.string()).default(["flow"]),
     negateU: z.boolean().default(true),
   }),
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = Object.keys(sample.views).filter((name) => config.views === undefined || config.views.includes(name));
+      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
       const draw = (frames: Frames) => {
         const [, height, width] = frames.shape;
         const box: CropBox =
@@ -46,7 +47,7 @@ export const spatialAugment = defineStage({
       return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, params, name) =>
         ctx.cpu.run(
           "cropResize",
-          { data: frames.data, shape: frames.shape, box: params.box, size: config.size, flip: params.flip, negateU: config.negateU && config.flowViews.includes(name) },
+          { data: frames.data, shape: frames.shape, box: params.box, size: config.size, flip: params.flip, negateU: config.negateU && viewIsOneOf(name, config.flowViews) },
           { signal: ctx.signal },
         ),
       );

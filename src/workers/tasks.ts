@@ -6,19 +6,24 @@
  * kernels never need it.
  */
 import type * as DecodeClips from "../io/decodeClips.ts";
+import type * as FlowClips from "../io/flowClips.ts";
 import type * as Probe from "../io/probe.ts";
 import { kernels } from "../kernels/index.ts";
 
 let decoding: Promise<typeof DecodeClips> | undefined;
 let probing: Promise<typeof Probe> | undefined;
+let flowing: Promise<typeof FlowClips> | undefined;
 const decodeModule = () => (decoding ??= import("../io/decodeClips.ts"));
 const probeModule = () => (probing ??= import("../io/probe.ts"));
+const flowModule = () => (flowing ??= import("../io/flowClips.ts"));
 
 export const tasks = {
   ...kernels,
   decodeClips: async (input: Parameters<typeof DecodeClips.decodeClips>[0]) => (await decodeModule()).decodeClips(input),
   decodeDilated: async (input: Parameters<typeof DecodeClips.decodeDilated>[0]) => (await decodeModule()).decodeDilated(input),
   decodeTriplet: async (input: Parameters<typeof DecodeClips.decodeTriplet>[0]) => (await decodeModule()).decodeTriplet(input),
+  extractFlow: async (input: Parameters<typeof FlowClips.extractFlow>[0]) => (await flowModule()).extractFlow(input),
+  decodeFlowPair: async (input: Parameters<typeof FlowClips.decodeFlowPair>[0]) => (await flowModule()).decodeFlowPair(input),
   probeVideo: async (input: Parameters<typeof Probe.probeVideo>[0]) => (await probeModule()).probeVideo(input),
 };
 

@@ -29,7 +29,7 @@ test("wrong stage order names both stages and their ports", () => {
 
 test("unknown or missing stage names list the known ones", () => {
   const error = specError({ stages: [{ stage: "listSource", items }, { stage: "decod" }] });
-  assert.equal(error.message, 'stages[1].stage: unknown stage "decod" (known: batch, blur, colourJitter, decode, dilatedSample, gvf, listSource, normalize, rotate, segmentSample, shards, shuffle, spatialAugment, tca, temporalTriplet, videos)');
+  assert.equal(error.message, 'stages[1].stage: unknown stage "decod" (known: batch, blur, colourJitter, decode, dilatedSample, flowCache, flowPair, gvf, listSource, normalize, rotate, segmentSample, shards, shuffle, spatialAugment, tca, temporalTriplet, videos)');
   assert.equal(error.field, "stages[1].stage");
   assert.match(specError({ stages: [{ size: 3 }] }).message, /^stages\[0\]\.stage: missing stage name/);
 });
@@ -88,7 +88,7 @@ test("the JSON Schema lists every stage as a variant with its fields", () => {
     properties: Record<string, { const?: string }>;
   }[];
   const names = variants.map((variant) => variant.properties.stage?.const).sort();
-  assert.deepEqual(names, ["batch", "blur", "colourJitter", "decode", "dilatedSample", "gvf", "listSource", "normalize", "rotate", "segmentSample", "shards", "shuffle", "spatialAugment", "tca", "temporalTriplet", "videos"]);
+  assert.deepEqual(names, ["batch", "blur", "colourJitter", "decode", "dilatedSample", "flowCache", "flowPair", "gvf", "listSource", "normalize", "rotate", "segmentSample", "shards", "shuffle", "spatialAugment", "tca", "temporalTriplet", "videos"]);
   const batchVariant = variants.find((variant) => variant.properties.stage?.const === "batch");
   assert.ok(batchVariant && "size" in batchVariant.properties && "onError" in batchVariant.properties);
 });

@@ -1,0 +1,115 @@
+/**
+ * The flow tasks that run in a worker, next to the decoder:
+ * - `extractFlow`: a whole video → its flow cache entry (decode every frame at the cache's short side, flow of each
+ *   consecutive pair, quantise, write); an existing complete entry is kept (resume);
+ * - `decodeFlowPair`: CoCLR's paired views (METHODS.md §3) — clips of consecutive frames, and for each the RGB frames
+ *   and the flow frames at the SAME indices (flow k = frame k → k + 1), read from the cache or computed online.
+ */
+import { ClipflowError } from "../core/errors.ts";
+import { clipIndices } from "../kernels/clipIndices.ts";
+import { opticalFlow, type FlowMethod } from "../kernels/flow.ts";
+import { assembleClips, type DecodedClip } from "./decodeClips.ts";
+import { decodeLibav } from "./decoders/libav.ts";
+import type { DecodeLimits, VideoInfo } from "./decoders/types.ts";
+import { flowVideoDir, readFlowFrames, readFlowMeta, writeFlowVideo, type FlowCacheParams, type FlowMeta } from "./flowStore.ts";
+
+export interface ExtractFlowInput {
+  uri: string;
+  videoId: string;
+  root: string;
+  params: FlowCacheParams;
+  limits?: Partial<DecodeLimits> | undefined;
+}
+
+export interface ExtractFlowOutput {
+  dir: string;
+  frames: number;
+  cached: boolean;
+  ms: number;
+}
+
+export async function extractFlow(input: ExtractFlowInput): Promise<ExtractFlowOutput> {
+  const started = performance.now();
+  const dir = flowVideoDir(input.root, input.params, input.videoId);
+  const existing = await readFlowMeta(dir);
+  if (existing !== undefined) return { dir, frames: existing.frames, cached: true, ms: performance.now() - started };
+  const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: input.params.shortSide }, format: "rgb24", limits: input.limits }, (info) =>
+    Array.from({ length: info.frames }, (_, i) => i),
+  );
+  const [t, h, w] = frames.shape;
+  if (t < 2) throw new ClipflowError("TooShort", `optical flow needs at least 2 frames, the video has ${t}`, { uri: input.uri });
+  const flow = opticalFlow({ data: frames.data, shape: frames.shape, method: input.params.method, tvl1: input.params.tvl1, farneback: input.params.farneback, bound: input.params.bound, output: "quantized" });
+  const meta: FlowMeta = { version: 1, videoId: input.videoId, uri: input.uri, frames: t, width: w, height: h, fps: frames.info.fps, params: input.params };
+  meta.createdAt = new Date().toISOString();
+  meta.computeMs = Math.round(performance.now() - started);
+  await writeFlowVideo(dir, meta, flow as { data: Uint8Array; shape: [number, number, number, number] });
+  return { dir, frames: t, cached: false, ms: performance.now() - started };
+}
+
+export type FlowSource = { kind: "cache"; root: string; params: FlowCacheParams } | { kind: "online"; method: FlowMethod; bound: number; shortSide: number };
+
+export interface DecodeFlowPairInput {
+  uri: string;
+  videoId: string;
+  seed: number;
+  numFrames: number;
+  numClips: number;
+  source: FlowSource;
+  /** Decode the RGB frames too (false: flow views only, e.g. a flow-only InfoNCE). */
+  rgb: boolean;
+  limits?: Partial<DecodeLimits> | undefined;
+}
+
+export interface FlowPairClip {
+  rgb?: DecodedClip;
+  flow: { data: Uint8Array; shape: [number, number, number, number]; indices: number[] };
+}
+
+export interface DecodeFlowPairOutput {
+  clips: FlowPairClip[];
+  info: { fps: number; frames: number };
+}
+
+const sampler = (numFrames: number, numClips: number) => ({ numFrames, stride: 1, numClips, start: "random" as const, jitter: 0, outOfBounds: "repeatLast" as const });
+
+export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<DecodeFlowPairOutput> {
+  const { source } = input;
+  if (source.kind === "cache") {
+    const dir = flowVideoDir(source.root, source.params, input.videoId);
+    const meta = await readFlowMeta(dir);
+    if (meta === undefined) throw new ClipflowError("MissingFile", `no flow for ${input.videoId} in ${dir}: run \`clipflow flow\` on this data first`, { uri: input.uri });
+    const plans = clipIndices({ frameCount: meta.frames, sourceFps: meta.fps, config: sampler(input.numFrames, input.numClips), seed: input.seed });
+    let rgb: DecodedClip[] | undefined;
+    if (input.rgb) {
+      const frames = decodeLibav({ uri: input.uri, indices: plans.flat(), geometry: { shortSide: source.params.shortSide }, format: "rgb24", limits: input.limits });
+      const [, h, w] = frames.shape;
+      if (h !== meta.height || w !== meta.width) {
+        throw new ClipflowError("CorruptFile", `flow cache ${dir} is ${meta.width}×${meta.height} but the video decodes to ${w}×${h}: delete the entry to recompute it`, { uri: input.uri });
+      }
+      rgb = assembleClips(frames, plans);
+    }
+    const clips: FlowPairClip[] = [];
+    for (const [i, plan] of plans.entries()) {
+      const flow = await readFlowFrames(dir, meta, plan);
+      clips.push({ ...(rgb === undefined ? {} : { rgb: rgb[i]! }), flow: { ...flow, indices: plan } });
+    }
+    return { clips, info: { fps: meta.fps, frames: meta.frames } };
+  }
+  // online: each clip decodes one frame more, so that every RGB frame has its flow to the next one
+  let info: VideoInfo | undefined;
+  let plans: number[][] = [];
+  const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: source.shortSide }, format: "rgb24", limits: input.limits }, (facts) => {
+    info = facts;
+    plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, input.numClips), seed: input.seed });
+    return plans.flat();
+  });
+  const clips = assembleClips(frames, plans).map((clip): FlowPairClip => {
+    const [t, h, w, c] = clip.shape;
+    const flow = opticalFlow({ data: clip.data, shape: clip.shape, method: source.method, bound: source.bound, output: "quantized" });
+    const indices = clip.indices.slice(0, t - 1);
+    const rgb: DecodedClip = { data: clip.data.slice(0, (t - 1) * h * w * c), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) };
+    return { ...(input.rgb ? { rgb } : {}), flow: { data: flow.data as Uint8Array, shape: flow.shape, indices } };
+  });
+  const facts = info as VideoInfo;
+  return { clips, info: { fps: facts.fps, frames: facts.frames } };
+}
