@@ -11,7 +11,7 @@ import { opticalFlow, type FlowMethod } from "../kernels/flow.ts";
 import { assembleClips, type DecodedClip } from "./decodeClips.ts";
 import { decodeLibav } from "./decoders/libav.ts";
 import type { DecodeLimits, VideoInfo } from "./decoders/types.ts";
-import { flowVideoDir, readFlowFrames, readFlowMeta, writeFlowVideo, type FlowCacheParams, type FlowMeta } from "./flowStore.ts";
+import { flowEntryDir, flowVideoDir, readFlowFrames, readFlowMeta, writeFlowVideo, type FlowCacheParams, type FlowMeta } from "./flowStore.ts";
 
 export interface ExtractFlowInput {
   uri: string;
@@ -46,7 +46,8 @@ export async function extractFlow(input: ExtractFlowInput): Promise<ExtractFlowO
   return { dir, frames: t, cached: false, ms: performance.now() - started };
 }
 
-export type FlowSource = { kind: "cache"; root: string; params: FlowCacheParams } | { kind: "online"; method: FlowMethod; bound: number; shortSide: number };
+/** Cached flow lives in a cache folder (ROOT/<key>); RGB is decoded at the short side the flow was computed at. */
+export type FlowSource = { kind: "cache"; dir: string } | { kind: "online"; method: FlowMethod; bound: number; shortSide: number };
 
 export interface DecodeFlowPairInput {
   uri: string;
@@ -75,13 +76,13 @@ const sampler = (numFrames: number, numClips: number) => ({ numFrames, stride: 1
 export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<DecodeFlowPairOutput> {
   const { source } = input;
   if (source.kind === "cache") {
-    const dir = flowVideoDir(source.root, source.params, input.videoId);
+    const dir = flowEntryDir(source.dir, input.videoId);
     const meta = await readFlowMeta(dir);
     if (meta === undefined) throw new ClipflowError("MissingFile", `no flow for ${input.videoId} in ${dir}: run \`clipflow flow\` on this data first`, { uri: input.uri });
     const plans = clipIndices({ frameCount: meta.frames, sourceFps: meta.fps, config: sampler(input.numFrames, input.numClips), seed: input.seed });
     let rgb: DecodedClip[] | undefined;
     if (input.rgb) {
-      const frames = decodeLibav({ uri: input.uri, indices: plans.flat(), geometry: { shortSide: source.params.shortSide }, format: "rgb24", limits: input.limits });
+      const frames = decodeLibav({ uri: input.uri, indices: plans.flat(), geometry: { shortSide: meta.params.shortSide }, format: "rgb24", limits: input.limits });
       const [, h, w] = frames.shape;
       if (h !== meta.height || w !== meta.width) {
         throw new ClipflowError("CorruptFile", `flow cache ${dir} is ${meta.width}×${meta.height} but the video decodes to ${w}×${h}: delete the entry to recompute it`, { uri: input.uri });

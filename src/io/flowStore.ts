@@ -7,13 +7,14 @@
  *   folders made by the reference read back the same;
  * - "png": the same pixels, lossless;
  * - "raw": one flow.u8 file of [T − 1, H, W, 2] bytes (u, v), the fastest to read.
- * Reading returns (u, v, 128) frames in clipflow's channel order. Images are encoded and decoded with sharp (libvips).
+ * Reading returns (u, v, 128) frames in clipflow's channel order. Images are encoded and decoded with sharp (libvips),
+ * loaded on first use: specs that only name the cache (flowPair in the main thread) never load the native addon.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import sharp, { type OutputInfo } from "sharp";
+import type { OutputInfo } from "sharp";
 import { ClipflowError } from "../core/errors.ts";
 import type { FarnebackParams } from "../kernels/farneback.ts";
 import type { FlowMethod } from "../kernels/flow.ts";
@@ -60,8 +61,13 @@ function safeName(videoId: string): string {
   return cleaned === videoId ? cleaned : `${cleaned}-${createHash("sha256").update(videoId).digest("hex").slice(0, 8)}`;
 }
 
+/** A video's entry in a cache folder (ROOT/<key>, as `clipflow flow` prints it). */
+export function flowEntryDir(cacheDir: string, videoId: string): string {
+  return join(cacheDir, safeName(videoId));
+}
+
 export function flowVideoDir(root: string, params: FlowCacheParams, videoId: string): string {
-  return join(root, flowCacheKey(params), safeName(videoId));
+  return flowEntryDir(join(root, flowCacheKey(params)), videoId);
 }
 
 /** The meta of a complete cache entry, or undefined when there is none yet; a corrupt meta.json is a typed error. */
@@ -110,6 +116,7 @@ export async function writeFlowVideo(dir: string, meta: FlowMeta, flow: { data: 
     }
     await writeFile(join(tmp, "flow.u8"), raw);
   } else {
+    const { default: sharp } = await import("sharp");
     for (let k = 0; k < n; k += 1) {
       const image = sharp(swapUandThird(flow.data, k * frame, h * w), { raw: { width: w, height: h, channels: 3 } });
       const encoded = format === "jpeg" ? image.jpeg({ quality: 100, chromaSubsampling: "4:2:0" }) : image.png({ compressionLevel: 6 });
@@ -153,6 +160,7 @@ export async function readFlowFrames(dir: string, meta: FlowMeta, indices: reado
     }
     return { data: out, shape: [indices.length, h, w, 3] };
   }
+  const { default: sharp } = await import("sharp");
   for (const [t, index] of indices.entries()) {
     const path = join(dir, frameName(Math.min(Math.max(index, 0), flows - 1), format));
     let decoded: { data: Buffer; info: OutputInfo };

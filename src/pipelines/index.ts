@@ -13,7 +13,7 @@ import { tspSpec } from "./tsp.ts";
 import { vtdlSpec } from "./vtdl.ts";
 import { openDataset } from "../io/datasets.ts";
 
-export const builtinPipelines: Record<string, (overrides: PipelineOverrides & { gvf?: string | undefined }) => Record<string, unknown>> = {
+export const builtinPipelines: Record<string, (overrides: PipelineOverrides & { gvf?: string | undefined; flow?: string | undefined }) => Record<string, unknown>> = {
   prp: prpSpec,
   vtdl: vtdlSpec,
   coclr: coclrSpec,
@@ -69,7 +69,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
   if (builtin !== undefined) {
     if (overrides.data === undefined) throw new ClipflowError("ConfigError", "--data is required with a built-in pipeline", { field: "--data" });
     if (pipeline === "prp" && overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
-    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf") });
+    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf"), flow: stringFlag(values, "flow") });
   } else if (pipeline.endsWith(".json")) {
     let text: string;
     try {

@@ -7,9 +7,11 @@
  * "clip"`) so a clip's RGB and flow get the same crop and flip (the flip negates u). The sample records the video's
  * UCF101 sibling group (v_<Class>_gXX) in `meta.group` for the loss.
  */
+import { join } from "node:path";
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Frames, Sample, VideoRef } from "../core/types.ts";
+import { flowCacheKey } from "../io/flowStore.ts";
 import { cacheParams, FlowCacheSchema } from "./flowCache.ts";
 
 /** UCF101's group of clips cut from one source video: v_ApplyEyeMakeup_g08_c01 → "ApplyEyeMakeup_g08". */
@@ -26,19 +28,21 @@ export const flowPair = defineStage({
   example: { source: "online", method: "farneback", shortSide: 16, numFrames: 3, numClips: 2 },
   config: FlowCacheSchema.extend({
     root: z.string().min(1).optional(),
+    /** A cache folder as `clipflow flow` prints it (ROOT/<method>-s<size>-<hash>); instead of root + parameters. */
+    cacheDir: z.string().min(1).optional(),
     source: z.enum(["cache", "online"]).default("cache"),
     numFrames: z.int().min(1).max(1024).default(32),
     numClips: z.int().min(1).max(16).default(2),
     /** Which views to emit: both (CoCLR's cycles), or one modality (stage-1 InfoNCE on RGB or on flow). */
     modalities: z.array(z.enum(["rgb", "flow"])).min(1).default(["rgb", "flow"]),
-  }).refine((c) => c.source === "online" || c.root !== undefined, { message: "root is required when source is \"cache\"", path: ["root"] }),
+  }).refine((c) => c.source === "online" || c.root !== undefined || c.cacheDir !== undefined, { message: "root or cacheDir is required when source is \"cache\"", path: ["root"] }),
   create: (config) => ({
     kind: "map",
     map: async (video: VideoRef, ctx): Promise<Sample> => {
       const source =
         config.source === "online"
           ? { kind: "online" as const, method: config.method, bound: config.bound, shortSide: config.shortSide }
-          : { kind: "cache" as const, root: config.root as string, params: cacheParams(config) };
+          : { kind: "cache" as const, dir: config.cacheDir ?? join(config.root as string, flowCacheKey(cacheParams(config))) };
       const { clips, info } = await ctx.cpu.run(
         "decodeFlowPair",
         { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, source, rgb: config.modalities.includes("rgb") },

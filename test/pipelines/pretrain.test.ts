@@ -171,6 +171,29 @@ describe("pretrain (CoCLR stage 1: RGB InfoNCE on two clips)", () => {
   });
 });
 
+describe("pretrain (CoCLR stage 1 on flow)", () => {
+  it("trains on two flow clips from the cache `clipflow flow` filled, and on flow computed online", async () => {
+    const flowRoot = join(work, "flow-cache");
+    const made = clipflow("flow", "--data", join(data, "trainlist01.txt"), "--out", flowRoot, "--method", "fast", "--size", "32", "--format", "png", "--workers", "1");
+    assert.equal(made.status, 0, made.stderr);
+    const cacheDir = /→ (.*)\n/.exec(made.stdout)?.[1] as string;
+    for (const flow of [cacheDir, "online"]) {
+      const raw = coclrSpec({ data: join(data, "trainlist01.txt"), steps: 2, batch: 2, width: 0.0625, size: 32, frames: 6, backbone: "r3d", seed: 5, flow }) as {
+        stages: Array<Record<string, unknown>>;
+        train: { task: Record<string, unknown> };
+      };
+      assert.equal(raw.stages[1]?.stage, "flowPair");
+      raw.train.task.queueSize = 16;
+      const out = join(work, `coclr-flow-${flow === "online" ? "online" : "cache"}`);
+      const result = await pretrain({ spec: parsePipelineSpec(raw), out, workers: 0, log: quiet, progress: false });
+      assert.equal(result.steps, 2);
+      assert.equal(readFileSync(join(out, "dead-letter.jsonl"), "utf8").trim(), "");
+      const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { loss: number });
+      assert.ok(lines.every((line) => Number.isFinite(line.loss)));
+    }
+  });
+});
+
 describe("pretrain CLI errors name the field", () => {
   it("unknown pipeline, missing spec file, invalid JSON, bad field in a spec", () => {
     const unknown = clipflow("pretrain", "--pipeline", "nope", "--data", data, "--out", join(work, "x"));

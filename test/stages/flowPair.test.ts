@@ -10,7 +10,7 @@ import { createCpuPool } from "../../src/core/cpuPool.ts";
 import type { Frames, Sample, VideoRef } from "../../src/core/types.ts";
 import { listFolder } from "../../src/io/datasets.ts";
 import { decodeFlowPair, extractFlow } from "../../src/io/flowClips.ts";
-import { flowVideoDir, readFlowFrames, readFlowMeta, type FlowCacheParams, type FlowMeta } from "../../src/io/flowStore.ts";
+import { flowCacheKey, flowVideoDir, readFlowFrames, readFlowMeta, type FlowCacheParams, type FlowMeta } from "../../src/io/flowStore.ts";
 import { flowCache } from "../../src/stages/flowCache.ts";
 import { flowPair, siblingGroup } from "../../src/stages/flowPair.ts";
 import { spatialAugment } from "../../src/stages/spatialAugment.ts";
@@ -40,7 +40,7 @@ describe("flowCache and flowPair", () => {
       assert.deepEqual(cached.data, clip.flow.data);
     }
 
-    const fromCache = await decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 5, numFrames: 6, numClips: 2, rgb: true, source: { kind: "cache", root, params } });
+    const fromCache = await decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 5, numFrames: 6, numClips: 2, rgb: true, source: { kind: "cache", dir: join(root, flowCacheKey(params)) } });
     for (const clip of fromCache.clips) {
       assert.deepEqual(clip.rgb?.indices, clip.flow.indices);
       assert.equal(clip.flow.indices.length, 6);
@@ -52,7 +52,7 @@ describe("flowCache and flowPair", () => {
     const video = listFolder(await tinyActions()).videos[1] as VideoRef;
     const root = mkdtempSync(join(tmpdir(), "clipflow-flowpair-"));
     await assert.rejects(
-      decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 1, numFrames: 4, numClips: 2, rgb: true, source: { kind: "cache", root, params } }),
+      decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 1, numFrames: 4, numClips: 2, rgb: true, source: { kind: "cache", dir: join(root, flowCacheKey(params)) } }),
       { tag: "MissingFile", message: /run `clipflow flow` on this data first/ },
     );
   });

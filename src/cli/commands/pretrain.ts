@@ -22,6 +22,8 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
   --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP; not VTDL's stateful step)
   --gvf FILE.h5    TSP: global video features (clipflow extract of a trained encoder); without it, TAC
+  --flow DIR       CoCLR: train stage 1 on flow, from a cache folder that clipflow flow printed, or "online"
+                   (the fast method computed on the fly)
   --resume         continue RUN from its latest checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -42,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     "micro-batch": { type: "string" },
     replicas: { type: "string" },
     gvf: { type: "string" },
+    flow: { type: "string" },
     resume: { type: "boolean" },
   });
   if (values.help) {
