@@ -1,0 +1,47 @@
+/**
+ * The PRP data pipeline benchmark (issue 4), both sides measured in this run on the same files: clipflow's
+ * videos → dilatedSample (rate s ∈ {1, 2, 4, 8}, the 16·s span decoded once in libav, resized to 171×128, centre crop
+ * 112, encoder clip + 32-frame target + DPAU motion map) → batch 8, on a 2-thread worker pool, against a PyTorch
+ * DataLoader with 2 worker processes doing the same with OpenCV decoding (bench/peers/prp_pipeline.py; Debian's
+ * python3-torch + python3-opencv). Files: 12 synthetic 320×240 H.264 videos of 10 s at 30 fps. Goal: ≥ 2× the peer's
+ * clips/s. Run: npm run bench:pretext
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createCpuPool } from "../src/core/cpuPool.ts";
+import { chain } from "../src/core/pipeline.ts";
+import { runPipeline } from "../src/core/runner.ts";
+import { listFolder } from "../src/io/datasets.ts";
+import { synthesize } from "../src/io/synth.ts";
+import { batch } from "../src/stages/batch.ts";
+import { dilatedSample } from "../src/stages/dilatedSample.ts";
+import { listSource } from "../src/stages/listSource.ts";
+
+const SAMPLES = 96;
+const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-pretext-"));
+await synthesize({ out: join(dir, "actions"), kind: "actions", videos: 12, seed: 5, width: 320, height: 240, seconds: 10, classes: 6 });
+const files = listFolder(join(dir, "actions")).videos;
+const items = Array.from({ length: SAMPLES + 8 }, (_, i) => ({ ...files[i % files.length]!, id: `${files[i % files.length]!.id}-${i}` }));
+
+const cpu = createCpuPool(2);
+let started = 0;
+let clips = 0;
+const summary = await runPipeline(
+  chain(listSource({ items }), dilatedSample({ rates: [1, 2, 4, 8], width: 171, height: 128, crop: [112, 112] }, { concurrency: 4 }), batch({ size: 8 })),
+  (b, info) => {
+    // the first batch pays for worker start-up (as the peer's warm-up batch does)
+    if (info.index === 0) started = performance.now();
+    else clips += b.keys.length;
+  },
+  { cpu, maxInFlight: 32 },
+);
+const ours = (clips * 1000) / (performance.now() - started);
+await cpu.close();
+writeFileSync(join(dir, "list.json"), JSON.stringify(files.map((f) => f.uri)));
+const peer = spawnSync("/usr/bin/python3", [join(import.meta.dirname, "peers", "prp_pipeline.py"), join(dir, "list.json"), String(SAMPLES)], { encoding: "utf8" });
+const theirs = peer.status === 0 ? (JSON.parse(peer.stdout) as { clips_per_s: number }).clips_per_s : undefined;
+console.log(`clipflow PRP pipeline (2 worker threads): ${ours.toFixed(1)} clips/s over ${clips} clips (${summary.deadLetters} dead-lettered)`);
+if (theirs === undefined) console.log(`PyTorch DataLoader peer unavailable: ${peer.stderr.trim().split("\n").pop()}`);
+else console.log(`PyTorch DataLoader + OpenCV (2 workers): ${theirs.toFixed(1)} clips/s\nratio ${(ours / theirs).toFixed(2)}× (goal ≥ 2×)`);
