@@ -7,7 +7,7 @@
  */
 import { ClipflowError } from "../core/errors.ts";
 import { expandFrame, farnebackBetween, type FarnebackParams } from "./farneback.ts";
-import { toGray, type Plane } from "./flowImage.ts";
+import { roundHalfEven, toGray, type Plane } from "./flowImage.ts";
 import { tvl1Flow, type Flow, type Tvl1Params } from "./tvl1.ts";
 
 export type FlowMethod = "tvl1" | "farneback";
@@ -28,11 +28,6 @@ export interface OpticalFlowOutput {
   data: Uint8Array | Float32Array;
   /** [T − 1, H, W, 3] quantised (u, v, 128) or [T − 1, H, W, 2] float (u, v). */
   shape: [number, number, number, number];
-}
-
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Writes one flow field into `out` at `offset` as CoCLR's quantised (u, v, 128) pixels. */

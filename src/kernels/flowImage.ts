@@ -92,8 +92,8 @@ const cubicTable = (() => {
   return table;
 })();
 
-/** Round half to even, as OpenCV's cvRound (lrint) does. */
-function roundEven(v: number): number {
+/** Round half to even, as OpenCV's cvRound (lrint) and numpy's round do. */
+export function roundHalfEven(v: number): number {
   const r = Math.round(v);
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
@@ -108,8 +108,8 @@ export function remapCubic(sources: Float32Array[], width: number, height: numbe
   for (let y = 0; y < height; y += 1) {
     for (let x = 0; x < width; x += 1) {
       const i = y * width + x;
-      const X = roundEven((x + u[i]!) * TAB);
-      const Y = roundEven((y + v[i]!) * TAB);
+      const X = roundHalfEven((x + u[i]!) * TAB);
+      const Y = roundHalfEven((y + v[i]!) * TAB);
       const sx = (X >> 5) - 1;
       const sy = (Y >> 5) - 1;
       const wx = (X & 31) * 4;
