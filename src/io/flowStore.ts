@@ -161,8 +161,17 @@ export async function readFlowFrames(dir: string, meta: FlowMeta, indices: reado
     return { data: out, shape: [indices.length, h, w, 3] };
   }
   const { default: sharp } = await import("sharp");
+  // a clip repeats flow frames (indices past the end read the last one): each file is decoded once
+  const decodedAt = new Map<number, number>();
   for (const [t, index] of indices.entries()) {
-    const path = join(dir, frameName(Math.min(Math.max(index, 0), flows - 1), format));
+    const k = Math.min(Math.max(index, 0), flows - 1);
+    const earlier = decodedAt.get(k);
+    if (earlier !== undefined) {
+      out.copyWithin(t * frame, earlier * frame, (earlier + 1) * frame);
+      continue;
+    }
+    decodedAt.set(k, t);
+    const path = join(dir, frameName(k, format));
     let decoded: { data: Buffer; info: OutputInfo };
     try {
       decoded = await sharp(path).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });

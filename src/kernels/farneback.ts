@@ -8,7 +8,7 @@
  * and their defaults follow OpenCV's common call calcOpticalFlowFarneback(0.5, 3, 15, 3, 5, 1.2); border weighting and
  * the Gaussian-window variant are left out. Flow maps I0 to I1: I1(x + d) ≈ I0(x).
  */
-import { boxSum, gaussianKernel, resizeLinear, separableFilter, type Plane } from "./flowImage.ts";
+import { boxSum, gaussianKernel, resizeLinear, separableFilter, zoomFlow, type Plane } from "./flowImage.ts";
 import type { Flow } from "./tvl1.ts";
 
 export interface FarnebackParams {
@@ -190,8 +190,8 @@ export interface Expansion {
  * The pyramid is built level by level: level k is level k−1 smoothed so that its total blur is OpenCV's
  * σ_k = (1/scale_k − 1)/2 (in full-resolution pixels), then resized.
  */
-export function expandFrame(frame: Plane, params: Partial<FarnebackParams> | undefined = {}): Expansion {
-  const p = { ...farnebackDefaults, ...(params ?? {}) };
+export function expandFrame(frame: Plane, params?: Partial<FarnebackParams>): Expansion {
+  const p = { ...farnebackDefaults, ...params };
   const levels: Expansion["levels"] = [];
   let plane = frame;
   let blur = 0;
@@ -213,10 +213,10 @@ export function expandFrame(frame: Plane, params: Partial<FarnebackParams> | und
 }
 
 /** Farnebäck flow between two expanded frames (same size and parameters). */
-export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<FarnebackParams> | undefined = {}): Flow {
-  const p = { ...farnebackDefaults, ...(params ?? {}) };
-  let u = new Float32Array(0);
-  let v = new Float32Array(0);
+export function farnebackBetween(e0: Expansion, e1: Expansion, params?: Partial<FarnebackParams>): Flow {
+  const p = { ...farnebackDefaults, ...params };
+  let u: Float32Array = new Float32Array(0);
+  let v: Float32Array = new Float32Array(0);
   let previous: { width: number; height: number } | undefined;
   for (let level = e0.levels.length - 1; level >= 0; level -= 1) {
     const { width, height, coefficients } = e0.levels[level]!;
@@ -224,10 +224,7 @@ export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<F
       u = new Float32Array(width * height);
       v = new Float32Array(width * height);
     } else {
-      const fx = width / previous.width;
-      const fy = height / previous.height;
-      u = resizeLinear({ data: u, ...previous }, { width, height }).data.map((value) => value * fx);
-      v = resizeLinear({ data: v, ...previous }, { width, height }).data.map((value) => value * fy);
+      [u, v] = zoomFlow(u, v, previous, { width, height }, [width / previous.width, height / previous.height]);
     }
     refine(coefficients, e1.levels[level]!.coefficients, width, height, u, v, p);
     previous = { width, height };
@@ -237,6 +234,6 @@ export function farnebackBetween(e0: Expansion, e1: Expansion, params: Partial<F
 }
 
 /** Farnebäck flow from I0 to I1 (grayscale planes of one size, values 0..255). */
-export function farnebackFlow(I0: Plane, I1: Plane, params: Partial<FarnebackParams> | undefined = {}): Flow {
+export function farnebackFlow(I0: Plane, I1: Plane, params?: Partial<FarnebackParams>): Flow {
   return farnebackBetween(expandFrame(I0, params), expandFrame(I1, params), params);
 }

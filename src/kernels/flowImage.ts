@@ -6,7 +6,8 @@
  * - `remapCubic`: `cv::remap(INTER_CUBIC, BORDER_CONSTANT 0)`, sample positions rounded to 1/32 pixel as OpenCV's
  *   fixed-point map conversion does, Keys' kernel with a = −0.75;
  * - `medianBlur5`: a 5×5 median with replicated borders (a pruned odd-even merge sorting network);
- * - `gaussianSmooth` and `boxSum`: separable filters with clamped borders.
+ * - `separableFilter` (with `gaussianKernel`) and `boxSum`: separable filters with clamped borders;
+ * - `zoomFlow`: a coarse level's flow resized to the next level and its vectors scaled.
  * Images are `Float32Array` rows of `width` values.
  */
 
@@ -75,6 +76,25 @@ export function resizeLinear(src: Plane, target: { factor: number } | { width: n
     }
   }
   return { data, width, height };
+}
+
+/**
+ * Brings a flow field (u, v planes) from one pyramid level to another: each plane resized bilinearly to `to`, then u
+ * multiplied by `scale[0]` and v by `scale[1]` (OpenCV's TV-L1 uses 1/scaleStep for both; Farnebäck the size ratios).
+ */
+export function zoomFlow(
+  u: Float32Array,
+  v: Float32Array,
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+  scale: readonly [number, number],
+): [Float32Array, Float32Array] {
+  const zoom = (data: Float32Array, factor: number) => {
+    const out = resizeLinear({ data, width: from.width, height: from.height }, { width: to.width, height: to.height }).data;
+    for (let i = 0; i < out.length; i += 1) out[i] = out[i]! * factor;
+    return out;
+  };
+  return [zoom(u, scale[0]), zoom(v, scale[1])];
 }
 
 const TAB = 32;

@@ -7,7 +7,7 @@
  * filter of u, until the squared update summed over the image drops under ε²·area. The flow maps I0 to I1:
  * I1(x + u) ≈ I0(x). Only the `gamma = 0` model (no illumination term, OpenCV's default) is implemented.
  */
-import { medianBlur5, remapCubic, resizeLinear, type Plane } from "./flowImage.ts";
+import { medianBlur5, remapCubic, resizeLinear, zoomFlow, type Plane } from "./flowImage.ts";
 
 export interface Tvl1Params {
   tau: number;
@@ -154,8 +154,8 @@ function oneScale(I0: Plane, I1: Plane, u1: Float32Array, u2: Float32Array, p: T
 }
 
 /** TV-L1 flow from I0 to I1 (grayscale planes of one size, values 0..255). */
-export function tvl1Flow(I0: Plane, I1: Plane, params: Partial<Tvl1Params> | undefined = {}): Flow {
-  const p = { ...tvl1Defaults, ...(params ?? {}) };
+export function tvl1Flow(I0: Plane, I1: Plane, params?: Partial<Tvl1Params>): Flow {
+  const p = { ...tvl1Defaults, ...params };
   const pyramid0: Plane[] = [I0];
   const pyramid1: Plane[] = [I1];
   for (let s = 1; s < p.scales; s += 1) {
@@ -165,16 +165,12 @@ export function tvl1Flow(I0: Plane, I1: Plane, params: Partial<Tvl1Params> | und
     pyramid1.push(resizeLinear(pyramid1[s - 1]!, { factor: p.scaleStep }));
   }
   let top = pyramid0.length - 1;
-  let u1 = new Float32Array(pyramid0[top]!.width * pyramid0[top]!.height);
-  let u2 = new Float32Array(u1.length);
+  let u1: Float32Array = new Float32Array(pyramid0[top]!.width * pyramid0[top]!.height);
+  let u2: Float32Array = new Float32Array(u1.length);
   for (; ; top -= 1) {
     oneScale(pyramid0[top]!, pyramid1[top]!, u1, u2, p);
     if (top === 0) break;
-    const from = pyramid0[top]!;
-    const to = { width: pyramid0[top - 1]!.width, height: pyramid0[top - 1]!.height };
-    const zoom = 1 / p.scaleStep;
-    u1 = resizeLinear({ data: u1, width: from.width, height: from.height }, to).data.map((value) => value * zoom);
-    u2 = resizeLinear({ data: u2, width: from.width, height: from.height }, to).data.map((value) => value * zoom);
+    [u1, u2] = zoomFlow(u1, u2, pyramid0[top]!, pyramid0[top - 1]!, [1 / p.scaleStep, 1 / p.scaleStep]);
   }
   return { u: u1, v: u2, width: I0.width, height: I0.height };
 }

@@ -36,32 +36,34 @@ export const flowPair = defineStage({
     /** Which views to emit: both (CoCLR's cycles), or one modality (stage-1 InfoNCE on RGB or on flow). */
     modalities: z.array(z.enum(["rgb", "flow"])).min(1).default(["rgb", "flow"]),
   }).refine((c) => c.source === "online" || c.root !== undefined || c.cacheDir !== undefined, { message: "root or cacheDir is required when source is \"cache\"", path: ["root"] }),
-  create: (config) => ({
-    kind: "map",
-    map: async (video: VideoRef, ctx): Promise<Sample> => {
-      const source =
-        config.source === "online"
-          ? { kind: "online" as const, method: config.method, bound: config.bound, shortSide: config.shortSide }
-          : { kind: "cache" as const, dir: config.cacheDir ?? join(config.root as string, flowCacheKey(cacheParams(config))) };
-      const { clips, info } = await ctx.cpu.run(
-        "decodeFlowPair",
-        { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, source, rgb: config.modalities.includes("rgb") },
-        { signal: ctx.signal },
-      );
-      const views: Record<string, Frames> = {};
-      clips.forEach((clip, i) => {
-        if (clip.rgb !== undefined) views[`rgb${i}`] = { data: clip.rgb.data, shape: clip.rgb.shape, layout: "THWC", videoId: video.id, indices: clip.rgb.indices, pts: clip.rgb.pts, fps: info.fps };
-        if (config.modalities.includes("flow")) views[`flow${i}`] = { data: clip.flow.data, shape: clip.flow.shape, layout: "THWC", videoId: video.id, indices: clip.flow.indices, fps: info.fps };
-      });
-      const group = siblingGroup(video.id);
-      return {
-        key: video.id,
-        videoId: video.id,
-        uri: video.uri,
-        views,
-        targets: video.label === undefined ? {} : { label: video.label },
-        meta: { ...video.meta, ...(video.className === undefined ? {} : { className: video.className }), ...(group === undefined ? {} : { group }), frames: info.frames, fps: info.fps },
-      };
-    },
-  }),
+  create: (config) => {
+    const source =
+      config.source === "online"
+        ? { kind: "online" as const, method: config.method, bound: config.bound, shortSide: config.shortSide }
+        : { kind: "cache" as const, dir: config.cacheDir ?? join(config.root as string, flowCacheKey(cacheParams(config))) };
+    return {
+      kind: "map",
+      map: async (video: VideoRef, ctx): Promise<Sample> => {
+        const { clips, info } = await ctx.cpu.run(
+          "decodeFlowPair",
+          { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, source, rgb: config.modalities.includes("rgb") },
+          { signal: ctx.signal },
+        );
+        const views: Record<string, Frames> = {};
+        clips.forEach((clip, i) => {
+          if (clip.rgb !== undefined) views[`rgb${i}`] = { data: clip.rgb.data, shape: clip.rgb.shape, layout: "THWC", videoId: video.id, indices: clip.rgb.indices, pts: clip.rgb.pts, fps: info.fps };
+          if (config.modalities.includes("flow")) views[`flow${i}`] = { data: clip.flow.data, shape: clip.flow.shape, layout: "THWC", videoId: video.id, indices: clip.flow.indices, fps: info.fps };
+        });
+        const group = siblingGroup(video.id);
+        return {
+          key: video.id,
+          videoId: video.id,
+          uri: video.uri,
+          views,
+          targets: video.label === undefined ? {} : { label: video.label },
+          meta: { ...video.meta, ...(video.className === undefined ? {} : { className: video.className }), ...(group === undefined ? {} : { group }), frames: info.frames, fps: info.fps },
+        };
+      },
+    };
+  },
 });

@@ -1,5 +1,6 @@
 /** `clipflow flow`: precompute optical flow for a dataset into the flow cache, in the worker pool, resumable. */
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createCpuPool } from "../../core/cpuPool.ts";
 import { DeadLetterSink } from "../../core/deadLetter.ts";
@@ -8,7 +9,7 @@ import { formatDuration, JsonlWriter } from "../../core/metrics.ts";
 import { chain } from "../../core/pipeline.ts";
 import { interruptSignal, runPipeline } from "../../core/runner.ts";
 import { flowCacheKey, readFlowMeta, type FlowMeta } from "../../io/flowStore.ts";
-import { cacheParams, flowCache, FlowCacheSchema } from "../../stages/flowCache.ts";
+import { cacheParams, flowCache, type FlowCacheConfig } from "../../stages/flowCache.ts";
 import { videos } from "../../stages/videos.ts";
 import { intFlag, numberFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
 
@@ -45,21 +46,16 @@ export async function run(argv: string[]): Promise<number> {
   const root = requireFlag(values, "out", "flow");
   const method = stringFlag(values, "method") ?? "tvl1";
   if (method !== "tvl1" && method !== "fast") throw new ClipflowError("ConfigError", `--method must be tvl1 or fast, got "${method}"`, { field: "--method" });
-  const parsed = FlowCacheSchema.safeParse({
-    root,
-    method: method === "fast" ? "farneback" : "tvl1",
-    shortSide: optionalIntFlag(values, "size", 8),
-    format: stringFlag(values, "format"),
-    bound: numberFlag(values, "bound"),
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ClipflowError("ConfigError", `clipflow flow: ${issue?.path.join(".")}: ${issue?.message}`, { field: String(issue?.path[0] ?? "") });
-  }
-  const config = parsed.data;
+  // the stage validates the settings (errors name the field); its parsed config names the cache folder
+  const workers = intFlag(values, "workers", 0, 0) || availableParallelism();
+  const stage = flowCache(
+    { root, method: method === "fast" ? "farneback" : "tvl1", shortSide: optionalIntFlag(values, "size", 8), format: stringFlag(values, "format") as FlowCacheConfig["format"] | undefined, bound: numberFlag(values, "bound") },
+    { concurrency: workers, onError: "skip", ordered: false },
+  );
+  const config = stage.config as FlowCacheConfig;
   const dir = join(root, flowCacheKey(cacheParams(config)));
   mkdirSync(dir, { recursive: true });
-  const cpu = createCpuPool(intFlag(values, "workers", 0, 0) || undefined);
+  const cpu = createCpuPool(workers);
   const deadLetters = new DeadLetterSink(join(dir, "dead-letter.jsonl"));
   const log = new JsonlWriter(join(dir, "flow-log.jsonl"));
   const { signal, dispose } = interruptSignal();
@@ -71,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   let busyMs = 0;
   try {
     const summary = await runPipeline(
-      chain(videos({ data }), flowCache(config, { concurrency: cpu.threads, onError: "skip", ordered: false })),
+      chain(videos({ data }), stage),
       async (video) => {
         const entry = video.meta?.flow as string;
         const meta = (await readFlowMeta(entry)) as FlowMeta;
