@@ -15,6 +15,14 @@ export const clipOfView = (name: string): string => /\d+$/.exec(name)?.[0] ?? ""
 /** A view is of a kind when its name, without the clip number, is listed ("flow1" is a "flow" view). */
 export const viewIsOneOf = (name: string, kinds: readonly string[]): boolean => kinds.includes(name) || kinds.includes(name.replace(/\d+$/, ""));
 
+/**
+ * The views a stage works on: those whose names are listed (with or without a clip number), or, with no list, every
+ * view that `byDefault` accepts (all of them unless given).
+ */
+export function selectViews(sample: Sample, kinds: readonly string[] | undefined, byDefault: (frames: Frames) => boolean = () => true): string[] {
+  return Object.keys(sample.views).filter((name) => (kinds === undefined ? byDefault(sample.views[name] as Frames) : viewIsOneOf(name, kinds)));
+}
+
 export async function mapViews<P>(
   sample: Sample,
   names: readonly string[],

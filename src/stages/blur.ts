@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
+import { mapViews, selectViews, ShareViewsSchema } from "../core/views.ts";
 
 export const blur = defineStage({
   name: "blur",
@@ -24,7 +24,7 @@ export const blur = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
+      const names = selectViews(sample, config.views);
       const draw = () => ({ apply: ctx.rng.bernoulli(config.probability), sigma: ctx.rng.uniform(config.sigma[0], config.sigma[1]) });
       return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, async (frames, params) =>
         params.apply ? ctx.cpu.run("gaussianBlur", { data: frames.data, shape: frames.shape, kernelSize: config.kernelSize, sigma: params.sigma }, { signal: ctx.signal }) : frames,

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
+import { mapViews, selectViews, ShareViewsSchema } from "../core/views.ts";
 import { drawColourJitter, type ColourJitterParams } from "../kernels/colour.ts";
 
 export const colourJitter = defineStage({
@@ -34,7 +34,7 @@ export const colourJitter = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = Object.keys(sample.views).filter((name) => (config.views === undefined ? sample.views[name]?.shape[3] === 3 : viewIsOneOf(name, config.views)));
+      const names = selectViews(sample, config.views, (frames) => frames.shape[3] === 3);
       const draw = (): ColourJitterParams => {
         const apply = ctx.rng.bernoulli(config.probability);
         const params = drawColourJitter(ctx.rng, config);

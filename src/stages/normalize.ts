@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
-import { viewIsOneOf } from "../core/views.ts";
+import { selectViews } from "../core/views.ts";
 import type { Frames, Sample } from "../core/types.ts";
 
 export const normalize = defineStage({
@@ -24,8 +24,8 @@ export const normalize = defineStage({
     kind: "map",
     map: async (sample, ctx): Promise<Sample> => {
       const views: Record<string, Frames> = { ...sample.views };
-      for (const [name, frames] of Object.entries(sample.views)) {
-        if (config.views !== undefined && !viewIsOneOf(name, config.views)) continue;
+      for (const name of selectViews(sample, config.views)) {
+        const frames = sample.views[name] as Frames;
         const data = await ctx.cpu.run(
           "normalize",
           { data: frames.data, channels: frames.shape[3], scale: config.scale, mean: config.mean, std: config.std },

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample } from "../core/types.ts";
-import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
+import { mapViews, selectViews, ShareViewsSchema } from "../core/views.ts";
 
 export const rotate = defineStage({
   name: "rotate",
@@ -24,7 +24,7 @@ export const rotate = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
+      const names = selectViews(sample, config.views);
       const draw = () => ctx.rng.uniform(-config.degrees, config.degrees);
       return mapViews(sample, names, { draw, shared: config.shareAcrossViews }, (frames, angle) =>
         ctx.cpu.run("rotateFrames", { data: frames.data, shape: frames.shape, angle, fill: config.fill }, { signal: ctx.signal }),

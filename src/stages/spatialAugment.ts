@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Frames, Sample } from "../core/types.ts";
-import { mapViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
+import { mapViews, selectViews, ShareViewsSchema, viewIsOneOf } from "../core/views.ts";
 import { centreCrop, drawRandomCrop, drawRandomResizedCrop, type CropBox } from "../kernels/spatial.ts";
 
 export const spatialAugment = defineStage({
@@ -33,7 +33,7 @@ export const spatialAugment = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (sample: Sample, ctx): Promise<Sample> => {
-      const names = Object.keys(sample.views).filter((name) => config.views === undefined || viewIsOneOf(name, config.views));
+      const names = selectViews(sample, config.views);
       const draw = (frames: Frames) => {
         const [, height, width] = frames.shape;
         const box: CropBox =
