@@ -10,7 +10,7 @@ import { clipIndices } from "../kernels/clipIndices.ts";
 import { opticalFlow, type FlowMethod } from "../kernels/flow.ts";
 import { assembleClips, type DecodedClip } from "./decodeClips.ts";
 import { decodeLibav } from "./decoders/libav.ts";
-import type { DecodeLimits, VideoInfo } from "./decoders/types.ts";
+import type { DecodeLimits } from "./decoders/types.ts";
 import { flowEntryDir, flowVideoDir, readFlowFrames, readFlowMeta, writeFlowVideo, type FlowCacheParams, type FlowMeta } from "./flowStore.ts";
 
 export interface ExtractFlowInput {
@@ -24,26 +24,35 @@ export interface ExtractFlowInput {
 export interface ExtractFlowOutput {
   dir: string;
   frames: number;
+  /** The entry was already complete (nothing computed). */
   cached: boolean;
-  ms: number;
 }
 
 export async function extractFlow(input: ExtractFlowInput): Promise<ExtractFlowOutput> {
   const started = performance.now();
   const dir = flowVideoDir(input.root, input.params, input.videoId);
   const existing = await readFlowMeta(dir);
-  if (existing !== undefined) return { dir, frames: existing.frames, cached: true, ms: performance.now() - started };
+  if (existing !== undefined) return { dir, frames: existing.frames, cached: true };
   const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: input.params.shortSide }, format: "rgb24", limits: input.limits }, (info) =>
     Array.from({ length: info.frames }, (_, i) => i),
   );
   const [t, h, w] = frames.shape;
   if (t < 2) throw new ClipflowError("TooShort", `optical flow needs at least 2 frames, the video has ${t}`, { uri: input.uri });
   const flow = opticalFlow({ data: frames.data, shape: frames.shape, method: input.params.method, tvl1: input.params.tvl1, farneback: input.params.farneback, bound: input.params.bound, output: "quantized" });
-  const meta: FlowMeta = { version: 1, videoId: input.videoId, uri: input.uri, frames: t, width: w, height: h, fps: frames.info.fps, params: input.params };
-  meta.createdAt = new Date().toISOString();
-  meta.computeMs = Math.round(performance.now() - started);
+  const meta: FlowMeta = {
+    version: 1,
+    videoId: input.videoId,
+    uri: input.uri,
+    frames: t,
+    width: w,
+    height: h,
+    fps: frames.info.fps,
+    params: input.params,
+    createdAt: new Date().toISOString(),
+    computeMs: Math.round(performance.now() - started),
+  };
   await writeFlowVideo(dir, meta, flow as { data: Uint8Array; shape: [number, number, number, number] });
-  return { dir, frames: t, cached: false, ms: performance.now() - started };
+  return { dir, frames: t, cached: false };
 }
 
 /** Cached flow lives in a cache folder (ROOT/<key>); RGB is decoded at the short side the flow was computed at. */
@@ -97,10 +106,8 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
     return { clips, info: { fps: meta.fps, frames: meta.frames } };
   }
   // online: each clip decodes one frame more, so that every RGB frame has its flow to the next one
-  let info: VideoInfo | undefined;
   let plans: number[][] = [];
   const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: source.shortSide }, format: "rgb24", limits: input.limits }, (facts) => {
-    info = facts;
     plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, input.numClips), seed: input.seed });
     return plans.flat();
   });
@@ -108,9 +115,9 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
     const [t, h, w, c] = clip.shape;
     const flow = opticalFlow({ data: clip.data, shape: clip.shape, method: source.method, bound: source.bound, output: "quantized" });
     const indices = clip.indices.slice(0, t - 1);
-    const rgb: DecodedClip = { data: clip.data.slice(0, (t - 1) * h * w * c), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) };
-    return { ...(input.rgb ? { rgb } : {}), flow: { data: flow.data as Uint8Array, shape: flow.shape, indices } };
+    const flowView = { data: flow.data as Uint8Array, shape: flow.shape, indices };
+    if (!input.rgb) return { flow: flowView };
+    return { rgb: { data: clip.data.slice(0, (t - 1) * h * w * c), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) }, flow: flowView };
   });
-  const facts = info as VideoInfo;
-  return { clips, info: { fps: facts.fps, frames: facts.frames } };
+  return { clips, info: { fps: frames.info.fps, frames: frames.info.frames } };
 }
