@@ -12,9 +12,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gaussianKernel1d } from "../src/kernels/colour.ts";
 import { farnebackFlow } from "../src/kernels/farneback.ts";
 import { opticalFlow } from "../src/kernels/flow.ts";
-import { gaussianKernel, separableFilter, type Plane } from "../src/kernels/flowImage.ts";
+import { separableFilter, type Plane } from "../src/kernels/flowImage.ts";
 import { tvl1Flow, type Flow } from "../src/kernels/tvl1.ts";
 
 type Motion = (x: number, y: number, c: number) => [number, number];
@@ -31,7 +32,7 @@ const motions: Record<string, { back: Motion; flow: Motion }> = {
 function texture(size: number, seed: number): Plane {
   let s = seed;
   const data = Float32Array.from({ length: size * size }, () => ((s = (s * 16807) % 2147483647), (s / 2147483647) * 255));
-  const smooth = separableFilter({ data, width: size, height: size }, gaussianKernel(9, 2));
+  const smooth = separableFilter({ data, width: size, height: size }, gaussianKernel1d(9, 2));
   let lo = Infinity;
   let hi = -Infinity;
   smooth.data.forEach((v) => ((lo = Math.min(lo, v)), (hi = Math.max(hi, v))));

@@ -8,7 +8,8 @@
  * and their defaults follow OpenCV's common call calcOpticalFlowFarneback(0.5, 3, 15, 3, 5, 1.2); border weighting and
  * the Gaussian-window variant are left out. Flow maps I0 to I1: I1(x + d) ≈ I0(x).
  */
-import { boxSum, gaussianKernel, resizeLinear, separableFilter, zoomFlow, type Plane } from "./flowImage.ts";
+import { gaussianKernel1d } from "./colour.ts";
+import { boxSum, resizeLinear, separableFilter, zoomFlow, type Plane } from "./flowImage.ts";
 import type { Flow } from "./tvl1.ts";
 
 export interface FarnebackParams {
@@ -42,7 +43,7 @@ function invert(m: number[][]): number[][] {
 function expand(plane: Plane, n: number, sigma: number): Float32Array[] {
   const r = Math.floor(n / 2);
   const taps = Array.from({ length: 2 * r + 1 }, (_, i) => i - r);
-  const g = Float32Array.from(taps, (t) => Math.exp(-(t * t) / (2 * sigma * sigma)));
+  const g = gaussianKernel1d(2 * r + 1, sigma);
   const xg = g.map((w, i) => w * taps[i]!);
   const xxg = g.map((w, i) => w * taps[i]! * taps[i]!);
   // Gram matrix of the basis {1, x, y, x², y², xy} under w(x, y) = g(x)·g(y)
@@ -204,7 +205,7 @@ export function expandFrame(frame: Plane, params?: Partial<FarnebackParams>): Ex
       const target = (1 / scale - 1) * 0.5;
       const sigma = Math.sqrt(target * target - blur * blur) * (plane.width / frame.width);
       const length = Math.max(3, Math.round(sigma * 5) | 1);
-      plane = resizeLinear(separableFilter(plane, gaussianKernel(length, sigma)), { width, height });
+      plane = resizeLinear(separableFilter(plane, gaussianKernel1d(length, sigma)), { width, height });
       blur = target;
     }
     levels.push({ width, height, coefficients: expand(plane, p.polyN, p.polySigma) });

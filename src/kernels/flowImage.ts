@@ -6,7 +6,7 @@
  * - `remapCubic`: `cv::remap(INTER_CUBIC, BORDER_CONSTANT 0)`, sample positions rounded to 1/32 pixel as OpenCV's
  *   fixed-point map conversion does, Keys' kernel with a = −0.75;
  * - `medianBlur5`: a 5×5 median with replicated borders (a pruned odd-even merge sorting network);
- * - `separableFilter` (with `gaussianKernel`) and `boxSum`: separable filters with clamped borders;
+ * - `separableFilter` and `boxSum`: separable filters with clamped borders;
  * - `zoomFlow`: a coarse level's flow resized to the next level and its vectors scaled.
  * Images are `Float32Array` rows of `width` values.
  */
@@ -266,7 +266,7 @@ export function medianBlur5(plane: Plane): void {
 }
 
 /** Correlates rows then columns with a symmetric 1-D kernel (odd length), edges clamped. */
-export function separableFilter(plane: Plane, kernel: Float32Array): Plane {
+export function separableFilter(plane: Plane, kernel: Float64Array | Float32Array): Plane {
   const { width, height, data } = plane;
   const r = (kernel.length - 1) / 2;
   const taps = kernel.length;
@@ -291,14 +291,6 @@ export function separableFilter(plane: Plane, kernel: Float32Array): Plane {
     }
   }
   return { data: out, width, height };
-}
-
-/** A normalised Gaussian kernel of the given odd length. */
-export function gaussianKernel(length: number, sigma: number): Float32Array {
-  const r = (length - 1) / 2;
-  const k = Float32Array.from({ length }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
-  const sum = k.reduce((a, b) => a + b, 0);
-  return k.map((v) => v / sum);
 }
 
 /** Sums over a (2r+1)² window for several planes of the same size at once (running sums, edges clamped), in place. */

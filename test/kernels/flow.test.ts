@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { gaussianKernel1d } from "../../src/kernels/colour.ts";
 import { farnebackFlow } from "../../src/kernels/farneback.ts";
 import { dequantize, opticalFlow, quantizeFlow } from "../../src/kernels/flow.ts";
-import { boxSum, gaussianKernel, medianBlur5, separableFilter, toGray, type Plane } from "../../src/kernels/flowImage.ts";
+import { boxSum, medianBlur5, separableFilter, toGray, type Plane } from "../../src/kernels/flowImage.ts";
 import { tvl1Flow, type Flow } from "../../src/kernels/tvl1.ts";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/flow/tvl1.json", import.meta.url), "utf8")) as {
@@ -44,7 +45,7 @@ function shiftedPair(seed: number, dx: number, dy: number, size = 40): [Plane, P
   let s = seed + 1;
   const rnd = () => ((s = (s * 16807) % 2147483647), s / 2147483647);
   const big = size + 16;
-  const tex = separableFilter({ data: Float32Array.from({ length: big * big }, () => rnd() * 255), width: big, height: big }, gaussianKernel(7, 1.5));
+  const tex = separableFilter({ data: Float32Array.from({ length: big * big }, () => rnd() * 255), width: big, height: big }, gaussianKernel1d(7, 1.5));
   const sample = (x: number, y: number) => {
     const x0 = Math.floor(x);
     const y0 = Math.floor(y);
