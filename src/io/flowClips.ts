@@ -64,6 +64,8 @@ export interface DecodeFlowPairInput {
   seed: number;
   numFrames: number;
   numClips: number;
+  /** Clip starts: random (training) or uniformly spaced over the video (evaluation). */
+  start?: "random" | "uniform" | undefined;
   source: FlowSource;
   /** Decode the RGB frames too (false: flow views only, e.g. a flow-only InfoNCE). */
   rgb: boolean;
@@ -80,7 +82,7 @@ export interface DecodeFlowPairOutput {
   info: { fps: number; frames: number };
 }
 
-const sampler = (numFrames: number, numClips: number) => ({ numFrames, stride: 1, numClips, start: "random" as const, jitter: 0, outOfBounds: "repeatLast" as const });
+const sampler = (numFrames: number, input: DecodeFlowPairInput) => ({ numFrames, stride: 1, numClips: input.numClips, start: input.start ?? "random", jitter: 0, outOfBounds: "repeatLast" as const });
 
 export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<DecodeFlowPairOutput> {
   const { source } = input;
@@ -88,7 +90,7 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
     const dir = flowEntryDir(source.dir, input.videoId);
     const meta = await readFlowMeta(dir);
     if (meta === undefined) throw new ClipflowError("MissingFile", `no flow for ${input.videoId} in ${dir}: run \`clipflow flow\` on this data first`, { uri: input.uri });
-    const plans = clipIndices({ frameCount: meta.frames, sourceFps: meta.fps, config: sampler(input.numFrames, input.numClips), seed: input.seed });
+    const plans = clipIndices({ frameCount: meta.frames, sourceFps: meta.fps, config: sampler(input.numFrames, input), seed: input.seed });
     let rgb: DecodedClip[] | undefined;
     if (input.rgb) {
       const frames = decodeLibav({ uri: input.uri, indices: plans.flat(), geometry: { shortSide: meta.params.shortSide }, format: "rgb24", limits: input.limits });
@@ -108,7 +110,7 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
   // online: each clip decodes one frame more, so that every RGB frame has its flow to the next one
   let plans: number[][] = [];
   const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: source.shortSide }, format: "rgb24", limits: input.limits }, (facts) => {
-    plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, input.numClips), seed: input.seed });
+    plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, input), seed: input.seed });
     return plans.flat();
   });
   const clips = assembleClips(frames, plans).map((clip): FlowPairClip => {

@@ -77,7 +77,7 @@ function drawMotion(rng: Rng, cls: MotionClass): Motion {
   return {
     cls,
     size: rng.uniform(0.12, 0.22),
-    speed: rng.uniform(0.6, 1.4),
+    speed: rng.uniform(0.8, 1.25),
     phase: rng.uniform(0, 2 * Math.PI),
     cx: rng.uniform(0.35, 0.65),
     cy: rng.uniform(0.35, 0.65),
@@ -85,23 +85,30 @@ function drawMotion(rng: Rng, cls: MotionClass): Motion {
   };
 }
 
-/** Object pose at time t (seconds): centre (fractions of the frame), scale factor, rotation angle. */
+/** Triangle wave in [-1, 1] with slope ±2/π (a sine's range, constant speed between the turning points). */
+const triangle = (u: number): number => (2 / Math.PI) * Math.asin(Math.sin(u));
+
+/**
+ * Object pose at time t (seconds): centre (fractions of the frame), scale factor, rotation angle. At speed 1 every class
+ * moves its pixels at a similar rate (about 0.45 frame widths per second at the object's edge), and speeds vary by less
+ * than 2× between videos, so that a clip's playback rate can be told from its motion (PRP's pretext), whatever the class.
+ */
 function pose(motion: Motion, t: number, moving: boolean): { x: number; y: number; scale: number; angle: number } {
   const { cls, speed, phase, cx, cy, direction } = motion;
   const s = moving ? t * speed : 0;
   switch (cls) {
     case "Slide":
-      return { x: 0.5 + 0.35 * Math.sin(phase + direction * s * 1.2), y: cy, scale: 1, angle: 0 };
+      return { x: 0.5 + 0.3 * triangle(phase + direction * s * 2.4), y: cy, scale: 1, angle: 0 };
     case "Rise":
-      return { x: cx, y: 0.5 + 0.35 * Math.sin(phase + direction * s * 1.2), scale: 1, angle: 0 };
+      return { x: cx, y: 0.5 + 0.3 * triangle(phase + direction * s * 2.4), scale: 1, angle: 0 };
     case "Spin":
       return { x: cx, y: cy, scale: 1, angle: phase + direction * s * 3 };
     case "Zoom":
-      return { x: cx, y: cy, scale: 1 + 0.6 * Math.sin(phase + s * 2), angle: 0 };
+      return { x: cx, y: cy, scale: 1.2 + 0.6 * triangle(phase + s * 5), angle: 0 };
     case "Orbit":
-      return { x: 0.5 + 0.25 * Math.cos(phase + direction * s * 2), y: 0.5 + 0.25 * Math.sin(phase + direction * s * 2), scale: 1, angle: 0 };
+      return { x: 0.5 + 0.25 * Math.cos(phase + direction * s * 1.8), y: 0.5 + 0.25 * Math.sin(phase + direction * s * 1.8), scale: 1, angle: 0 };
     case "Shake":
-      return { x: cx + 0.08 * Math.sin(phase + s * 14), y: cy, scale: 1, angle: 0 };
+      return { x: cx + 0.08 * Math.sin(phase + s * 8), y: cy, scale: 1, angle: 0 };
   }
 }
 

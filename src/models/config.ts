@@ -75,6 +75,30 @@ export const infonceTaskConfig = z.object({
 });
 export type InfonceTaskConfig = z.infer<typeof infonceTaskConfig>;
 
+/**
+ * CoCLR's co-training cycle (METHODS.md §3, stage 2): trains one modality's encoder with InfoNCE whose positives are
+ * mined by the other modality's frozen encoder (the sampler) over a second queue, plus the UCF101 siblings.
+ */
+export const coclrTaskConfig = z.object({
+  kind: z.literal("coclr"),
+  ...contrastiveFields,
+  queueSize: z.int().min(1).default(2048),
+  projection: z.enum(["linear", "mlp"]).default("mlp"),
+  /** The modality this cycle trains (views `<modality>0` query, `<modality>1` key); the sampler sees the other one. */
+  modality: z.enum(["rgb", "flow"]),
+  /** Checkpoint (run or checkpoint folder) this encoder starts from: its stage-1 InfoNCE run or the previous cycle. */
+  init: z.string().min(1).optional(),
+  /** Checkpoint of the other modality's encoder: frozen, it embeds the key clip's other view and mines positives. */
+  sampler: z.string().min(1),
+  /** Mined positives per row (top-K of the sampler's similarity over the second queue). */
+  topK: z.int().min(1).default(5),
+  /** Probability per iteration that rows with a mined positive drop the self-positive. */
+  dropSelf: z.number().min(0).max(1).default(0.9),
+  /** Clips of the same source-video group (UCF101 v_<Class>_gXX) are positives. */
+  siblings: z.boolean().default(true),
+});
+export type CoclrTaskConfig = z.infer<typeof coclrTaskConfig>;
+
 export const vtdlTaskConfig = z.object({
   kind: z.literal("vtdl"),
   ...contrastiveFields,
@@ -101,7 +125,7 @@ export type TspTaskConfig = z.infer<typeof tspTaskConfig>;
 /** A task written in code (network + loss), passed to `pretrain({ task })`; the spec only names it. */
 export const customTaskConfig = z.looseObject({ kind: z.literal("custom"), name: z.string().min(1) });
 
-export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, infonceTaskConfig, tspTaskConfig, customTaskConfig]);
+export const taskConfig = z.discriminatedUnion("kind", [prpTaskConfig, vtdlTaskConfig, infonceTaskConfig, coclrTaskConfig, tspTaskConfig, customTaskConfig]);
 export type TaskConfig = z.infer<typeof taskConfig>;
 
 /** The `train` section of a pretraining spec. */

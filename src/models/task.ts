@@ -14,6 +14,14 @@ export interface Task {
   readonly store: ParamStore;
   /** Forward pass and loss for a (micro-)batch; runs inside the gradient tape. */
   loss(batch: Batch): LossTerms;
+  /**
+   * Loads what the task needs from outside before training (other runs' checkpoints: an initialisation, a frozen
+   * sampler). `resuming`: the run's own checkpoint is restored next, so only what shapes the state must be built.
+   */
+  prepare?(resuming: boolean): Promise<void>;
+  /** false while the task must not take a gradient step yet (CoCLR: until its queues are full); the trainer then
+   * runs the forward pass and `afterStep` only. */
+  ready?(): boolean;
   /** After each optimiser step (EMA updates, enqueueing keys); inside a tidy. */
   afterStep?(): void;
   /** Clip features for evaluation, [N, D]; no gradient, eval-mode BN. */

@@ -6,6 +6,7 @@ export type TaskFactory = (rng: Rng) => Task;
 import { ClipflowError } from "../core/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import type { TaskConfig } from "./config.ts";
+import { createCoclrTask } from "./coclr.ts";
 import { createPrpTask } from "./prp.ts";
 import { createTspTask } from "./tsp.ts";
 import { createInfonceTask, createVtdlTask } from "./vtdl.ts";
@@ -19,6 +20,8 @@ export function createTask(config: TaskConfig, rng: Rng): Task {
       return createVtdlTask(config, rng);
     case "infonce":
       return createInfonceTask(config, rng);
+    case "coclr":
+      return createCoclrTask(config, rng);
     case "tsp":
       return createTspTask(config, rng);
     case "custom":

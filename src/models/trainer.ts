@@ -45,6 +45,7 @@ export class Trainer {
 
   step(batch: Batch): StepResult {
     const started = performance.now();
+    if (this.task.ready?.() === false) return this.warmUp(batch, started);
     const computed = this.computeGradients(batch);
     this.checkFinite(computed.loss, computed.grads, batch);
     this.applyGradients(computed.grads);
@@ -87,6 +88,16 @@ export class Trainer {
     const terms = Object.fromEntries(Object.keys(local.terms).map((name) => [name, a * local.terms[name]! + b * (other.terms[name] ?? 0)]));
     this.applyGradients(averaged);
     return { loss, terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: total };
+  }
+
+  /** A step without a gradient update (the task is filling its memory): forward pass, loss for the record, after-step. */
+  private warmUp(batch: Batch, started: number): StepResult {
+    const { loss, terms } = tf.tidy(() => {
+      const computed = this.task.loss(batch);
+      return { loss: computed.loss.dataSync()[0]!, terms: Object.fromEntries(Object.entries(computed.terms).map(([name, t]) => [name, t.dataSync()[0]!])) };
+    });
+    if (this.task.afterStep !== undefined) tf.tidy(() => this.task.afterStep?.());
+    return { loss, terms: { ...terms, warmup: 1 }, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: batch.keys.length };
   }
 
   /** Forward + backward over micro-batches: the mean loss, its terms and the gradient by parameter name. */

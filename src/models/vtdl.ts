@@ -18,7 +18,8 @@ import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
 import { viewTensor, type Task } from "./task.ts";
 
-function encoder(store: ParamStore, config: VtdlTaskConfig | InfonceTaskConfig) {
+/** Backbone → projection head (linear or MLP) → L2: the query and key encoders of the contrastive tasks. */
+export function contrastEncoder(store: ParamStore, config: Pick<VtdlTaskConfig, "backbone" | "projection" | "hidden" | "dim">) {
   const backbone = createBackbone(store, config.backbone);
   const project = config.projection === "mlp" ? mlpProjectionHead(store, backbone.channels, config.hidden, config.dim) : projectionHead(store, backbone.channels, config.dim);
   return { backbone, embed: (x: tf.Tensor5D, training: boolean) => project(backbone.forward(x, training)) };
@@ -43,9 +44,9 @@ export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
 
 function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, roles: Roles): Task {
   const store = new ParamStore(rng);
-  const query = encoder(store, config);
+  const query = contrastEncoder(store, config);
   const keyStore = new ParamStore(rng.fork("key"));
-  const key = encoder(keyStore, config);
+  const key = contrastEncoder(keyStore, config);
   keyStore.copyFrom(store);
   const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
   const pending: tf.Tensor2D[] = [];

@@ -9,36 +9,97 @@
  * With `flow` (a cache folder printed by `clipflow flow`, or "online" for the fast method computed on the fly) the same
  * stage trains on flow instead: two flow clips per video (u, v, 128 quantised as the reference stores them) → random
  * resized crop + flip (u negated; the reference does not) → scaled to [−1, 1]; no colour augmentation on flow (the
- * reference applies RGB colour jitter to flow images: a quirk we do not copy). The second queue, the frozen sampler
- * and the co-training cycles are not built yet.
+ * reference applies RGB colour jitter to flow images: a quirk we do not copy).
+ * With `cycle` (rgb or flow) it is stage 2, one co-training cycle: both modalities of two clips per video (same frame
+ * indices; crop and flip shared by the views of a clip), the colour recipe on RGB only, each modality normalised its
+ * own way; the task trains `cycle` from `init` with positives mined by the frozen `sampler` of the other modality
+ * (second queue, siblings, top-5, self-drop 0.9; no step until the queue is full), Adam lr 1e-3, ×0.1 at 80 of 100
+ * epochs (see `coclrCycles` for the whole alternation).
  */
+import { ClipflowError } from "../core/errors.ts";
 import type { PipelineOverrides } from "./prp.ts";
 
-function flowStages(o: PipelineOverrides & { flow: string }, size: number): Record<string, unknown>[] {
+export interface CoclrOverrides extends PipelineOverrides {
+  /** A flow cache folder (`clipflow flow` prints it) or "online". */
+  flow?: string | undefined;
+  /** Stage 2: the modality this co-training cycle trains. */
+  cycle?: "rgb" | "flow" | undefined;
+  /** Stage 2: the run this cycle's encoder starts from (stage-1 InfoNCE of the same modality, or the previous cycle). */
+  init?: string | undefined;
+  /** Stage 2: the other modality's run, frozen, that mines the positives. */
+  sampler?: string | undefined;
+}
+
+const imagenet = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const flowScale = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+
+/** The base colour recipe on RGB views (see the header for the probabilities). */
+function colourStages(size: number, views?: string[]): Record<string, unknown>[] {
+  const only = views === undefined ? {} : { views };
+  return [
+    { stage: "colourJitter", ...only, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.24, grayscale: 0.06, grayMode: "channel" },
+    { stage: "blur", ...only, kernelSize: 2 * Math.floor(size / 20) + 1, sigma: [0.1, 2], probability: 0.15 },
+  ];
+}
+
+function flowStages(o: CoclrOverrides & { flow: string }, size: number, modalities: Array<"rgb" | "flow">): Record<string, unknown>[] {
   const source = o.flow === "online" ? { source: "online", method: "farneback", shortSide: size } : { source: "cache", cacheDir: o.flow };
+  const both = modalities.length === 2;
   return [
     { stage: "videos", data: o.data, shuffle: true },
-    { stage: "flowPair", ...source, numFrames: o.frames ?? 32, numClips: 2, modalities: ["flow"] },
-    { stage: "spatialAugment", crop: "randomResized", size: [size, size], scale: [0.2, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, shareAcrossViews: false },
-    { stage: "normalize", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    { stage: "flowPair", ...source, numFrames: o.frames ?? 32, numClips: 2, modalities },
+    { stage: "spatialAugment", crop: "randomResized", size: [size, size], scale: [0.2, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, shareAcrossViews: both ? "clip" : false },
+    ...(both ? [...colourStages(size, ["rgb"]), { stage: "normalize", views: ["rgb"], ...imagenet }, { stage: "normalize", views: ["flow"], ...flowScale }] : [{ stage: "normalize", ...flowScale }]),
     { stage: "batch", size: o.batch ?? 16 },
   ];
 }
 
-export function coclrSpec(o: PipelineOverrides & { flow?: string | undefined }): Record<string, unknown> {
+function cycleSpec(o: CoclrOverrides & { cycle: "rgb" | "flow" }, size: number): Record<string, unknown> {
+  if (o.flow === undefined) throw new ClipflowError("ConfigError", "a CoCLR cycle needs flow: --flow CACHE_DIR (from clipflow flow) or online", { field: "--flow" });
+  if (o.sampler === undefined) throw new ClipflowError("ConfigError", `a CoCLR ${o.cycle} cycle needs --sampler RUN: the ${o.cycle === "rgb" ? "flow" : "RGB"} encoder that mines positives`, { field: "--sampler" });
+  const epochs = o.epochs ?? 100;
+  return {
+    name: `coclr-cycle-${o.cycle}`,
+    seed: o.seed ?? 0,
+    maxInFlight: 32,
+    stages: flowStages({ ...o, flow: o.flow }, size, ["rgb", "flow"]),
+    train: {
+      task: {
+        kind: "coclr",
+        modality: o.cycle,
+        sampler: o.sampler,
+        ...(o.init === undefined ? {} : { init: o.init }),
+        backbone: { name: o.backbone ?? "r2plus1d", width: o.width ?? 1, blocks: 1 },
+        dim: 128,
+        queueSize: 2048,
+        temperature: 0.07,
+        momentum: 0.999,
+        projection: "mlp",
+        topK: 5,
+        dropSelf: 0.9,
+      },
+      optimizer: { kind: "adam", lr: o.lr ?? 1e-3, weightDecay: 1e-5 },
+      schedule: { kind: "multiStep", milestones: [Math.round(epochs * 0.8)], gamma: 0.1 },
+      epochs,
+      ...(o.steps === undefined ? {} : { steps: o.steps }),
+    },
+  };
+}
+
+export function coclrSpec(o: CoclrOverrides): Record<string, unknown> {
   const size = o.size ?? 128;
+  if (o.cycle !== undefined) return cycleSpec({ ...o, cycle: o.cycle }, size);
   const flow = o.flow;
   return {
     name: flow === undefined ? "coclr-infonce-rgb" : "coclr-infonce-flow",
     seed: o.seed ?? 0,
     maxInFlight: 32,
-    stages: flow !== undefined ? flowStages({ ...o, flow }, size) : [
+    stages: flow !== undefined ? flowStages({ ...o, flow }, size, ["flow"]) : [
       { stage: "videos", data: o.data, shuffle: true },
       { stage: "decode", numFrames: o.frames ?? 32, numClips: 2, start: "random", outOfBounds: "repeatLast", shortSide: size },
       { stage: "spatialAugment", crop: "randomResized", size: [size, size], scale: [0.2, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, shareAcrossViews: false },
-      { stage: "colourJitter", brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.24, grayscale: 0.06, grayMode: "channel" },
-      { stage: "blur", kernelSize: 2 * Math.floor(size / 20) + 1, sigma: [0.1, 2], probability: 0.15 },
-      { stage: "normalize", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+      ...colourStages(size),
+      { stage: "normalize", ...imagenet },
       { stage: "batch", size: o.batch ?? 16 },
     ],
     train: {

@@ -42,15 +42,37 @@ export interface VideoFeatures extends FeatureSet {
  * The clip geometry of a training spec: frames, stride and resize of its sampling stage, the crop of its sampling or
  * augmentation stage (centre crop at evaluation), and its normalisation stage if any.
  */
-export function clipGeometry(spec: PipelineSpec): { decode: Record<string, unknown>; normalize: Record<string, unknown> | undefined } {
+export interface ClipGeometry {
+  decode: Record<string, unknown>;
+  normalize: Record<string, unknown> | undefined;
+  /** Specs sampling with flowPair (CoCLR): the encoder's modality and the flowPair fields (source, frames). */
+  flow?: { modality: "rgb" | "flow"; pair: Record<string, unknown>; crop: [number, number] | undefined };
+}
+
+/** The modality a spec's task trains: CoCLR cycles name it, InfoNCE by its query view, everything else RGB. */
+export function trainedModality(spec: PipelineSpec): "rgb" | "flow" {
+  const task = (spec.train as { task?: { kind?: string; modality?: string; views?: { query?: string } } } | undefined)?.task;
+  if (task?.kind === "coclr") return task.modality === "flow" ? "flow" : "rgb";
+  return task?.views?.query?.startsWith("flow") === true ? "flow" : "rgb";
+}
+
+export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   type Record_ = { stage: string; [field: string]: unknown };
   const stages = spec.stages as Record_[];
-  const sampler = stages.find((stage) => ["dilatedSample", "decode", "temporalTriplet", "segmentSample"].includes(stage.stage));
+  const sampler = stages.find((stage) => ["dilatedSample", "decode", "temporalTriplet", "segmentSample", "flowPair"].includes(stage.stage));
   if (sampler === undefined) {
-    throw new ClipflowError("SpecError", "the spec has no sampling stage (dilatedSample, decode, temporalTriplet, segmentSample) to take the clip geometry from", { field: "stages" });
+    throw new ClipflowError("SpecError", "the spec has no sampling stage (dilatedSample, decode, temporalTriplet, segmentSample, flowPair) to take the clip geometry from", { field: "stages" });
   }
   const augment = stages.find((stage) => stage.stage === "spatialAugment");
   const crop = (augment?.size ?? sampler.crop) as [number, number] | undefined;
+  if (sampler.stage === "flowPair") {
+    const modality = trainedModality(spec);
+    const { stage: _stage, id: _id, numClips: _clips, modalities: _modalities, start: _start, ...pair } = sampler;
+    // The normalisation of this modality's views (a stage naming them, or one for every view).
+    const normalize = stages.find((stage) => stage.stage === "normalize" && (stage.views === undefined || (stage.views as string[]).some((view) => view.startsWith(modality))));
+    const { stage: _n, views: _views, id: _nid, ...rest } = normalize ?? { stage: "" };
+    return { decode: {}, normalize: normalize === undefined ? undefined : rest, flow: { modality, pair, crop } };
+  }
   const decode: Record<string, unknown> = {
     numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16,
     stride: sampler.stage === "dilatedSample" || sampler.stage === "segmentSample" ? 1 : (sampler.stride ?? 1),
@@ -75,13 +97,19 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
     trainer.restore(state, "weights");
   }
   const sampling = options.stride === undefined ? { numClips: options.clips ?? 10, start: "uniform" } : { numClips: 1, start: "sliding", every: options.stride };
+  const { flow } = geometry;
+  if (flow !== undefined && options.stride !== undefined) {
+    throw new ClipflowError("ConfigError", "dense features (--stride) are not available for encoders trained on flowPair clips", { field: "--stride" });
+  }
+  const sample = flow === undefined
+    ? [{ stage: "decode", ...geometry.decode, ...sampling, outOfBounds: "repeatLast" }]
+    : [
+        { stage: "flowPair", ...flow.pair, numClips: options.clips ?? 10, start: "uniform", modalities: [flow.modality] },
+        ...(flow.crop === undefined ? [] : [{ stage: "spatialAugment", crop: "centre", size: flow.crop, flip: 0 }]),
+      ];
   const { pipeline } = compilePipelineSpec({
     seed: spec.seed,
-    stages: [
-      { stage: "videos", data: options.data },
-      { stage: "decode", ...geometry.decode, ...sampling, outOfBounds: "repeatLast" },
-      ...(geometry.normalize === undefined ? [] : [{ stage: "normalize", ...geometry.normalize }]),
-    ],
+    stages: [{ stage: "videos", data: options.data }, ...sample, ...(geometry.normalize === undefined ? [] : [{ stage: "normalize", ...geometry.normalize }])],
   });
   const ids: string[] = [];
   const labels: number[] = [];

@@ -8,12 +8,14 @@ import type { PipelineSpec } from "../core/spec.ts";
 import { numberFlag, optionalIntFlag, stringFlag, type Parsed } from "../cli/args.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { prpSpec, type PipelineOverrides } from "./prp.ts";
-import { coclrSpec } from "./coclr.ts";
+import { coclrSpec, type CoclrOverrides } from "./coclr.ts";
 import { tspSpec } from "./tsp.ts";
 import { vtdlSpec } from "./vtdl.ts";
 import { openDataset } from "../io/datasets.ts";
 
-export const builtinPipelines: Record<string, (overrides: PipelineOverrides & { gvf?: string | undefined; flow?: string | undefined }) => Record<string, unknown>> = {
+type BuiltinOverrides = PipelineOverrides & { gvf?: string | undefined } & Omit<CoclrOverrides, keyof PipelineOverrides>;
+
+export const builtinPipelines: Record<string, (overrides: BuiltinOverrides) => Record<string, unknown>> = {
   prp: prpSpec,
   vtdl: vtdlSpec,
   coclr: coclrSpec,
@@ -69,7 +71,12 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
   if (builtin !== undefined) {
     if (overrides.data === undefined) throw new ClipflowError("ConfigError", "--data is required with a built-in pipeline", { field: "--data" });
     if (pipeline === "prp" && overrides.frames !== undefined && overrides.frames !== 16) throw new ClipflowError("ConfigError", `--frames: ${pipeline} uses 16-frame clips, got ${overrides.frames}`, { field: "--frames" });
-    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf"), flow: stringFlag(values, "flow") });
+    const cycle = stringFlag(values, "cycle");
+    if (cycle !== undefined && cycle !== "rgb" && cycle !== "flow") throw new ClipflowError("ConfigError", `--cycle: rgb or flow, got "${cycle}"`, { field: "--cycle" });
+    if (cycle === undefined && (values.init !== undefined || values.sampler !== undefined)) {
+      throw new ClipflowError("ConfigError", "--init and --sampler belong to a CoCLR cycle: add --cycle rgb|flow", { field: values.sampler !== undefined ? "--sampler" : "--init" });
+    }
+    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf"), flow: stringFlag(values, "flow"), cycle, init: stringFlag(values, "init"), sampler: stringFlag(values, "sampler") });
   } else if (pipeline.endsWith(".json")) {
     let text: string;
     try {

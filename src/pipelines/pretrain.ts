@@ -116,6 +116,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       }
       replica = await ThreadReplica.start(spec);
     }
+    await trainer.task.prepare?.(options.resume === true);
     let startEpoch = 0;
     let skip = 0;
     if (options.resume) {

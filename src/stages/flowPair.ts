@@ -33,6 +33,8 @@ export const flowPair = defineStage({
     source: z.enum(["cache", "online"]).default("cache"),
     numFrames: z.int().min(1).max(1024).default(32),
     numClips: z.int().min(1).max(16).default(2),
+    /** Clip starts: random (training) or uniformly spaced over the video (evaluation features). */
+    start: z.enum(["random", "uniform"]).default("random"),
     /** Which views to emit: both (CoCLR's cycles), or one modality (stage-1 InfoNCE on RGB or on flow). */
     modalities: z.array(z.enum(["rgb", "flow"])).min(1).default(["rgb", "flow"]),
   }).refine((c) => c.source === "online" || c.root !== undefined || c.cacheDir !== undefined, { message: "root or cacheDir is required when source is \"cache\"", path: ["root"] }),
@@ -46,7 +48,7 @@ export const flowPair = defineStage({
       map: async (video: VideoRef, ctx): Promise<Sample> => {
         const { clips, info } = await ctx.cpu.run(
           "decodeFlowPair",
-          { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, source, rgb: config.modalities.includes("rgb") },
+          { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, start: config.start, source, rgb: config.modalities.includes("rgb") },
           { signal: ctx.signal },
         );
         const views: Record<string, Frames> = {};

@@ -24,6 +24,9 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --gvf FILE.h5    TSP: global video features (clipflow extract of a trained encoder); without it, TAC
   --flow DIR       CoCLR: train stage 1 on flow, from a cache folder that clipflow flow printed, or "online"
                    (the fast method computed on the fly)
+  --cycle M        CoCLR stage 2: one co-training cycle training M (rgb | flow) on RGB + flow views, with
+  --sampler RUN      the other modality's run (frozen; mines the positives) and
+  --init RUN         the run this encoder starts from (its stage-1 InfoNCE run or the previous cycle)
   --resume         continue RUN from its latest checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -45,6 +48,9 @@ export async function run(argv: string[]): Promise<number> {
     replicas: { type: "string" },
     gvf: { type: "string" },
     flow: { type: "string" },
+    cycle: { type: "string" },
+    init: { type: "string" },
+    sampler: { type: "string" },
     resume: { type: "boolean" },
   });
   if (values.help) {

@@ -1,0 +1,148 @@
+/**
+ * CoCLR end to end on tiny synthetic videos: stage 1 (InfoNCE) on RGB and on flow, then co-training cycles that
+ * alternate the modalities with the other one as frozen sampler; evaluation of the flow encoder on flow clips.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ClipflowError } from "../../src/core/errors.ts";
+import { readCheckpoint } from "../../src/io/checkpoint.ts";
+import { groupId } from "../../src/models/coclr.ts";
+import { coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
+import { evaluate } from "../../src/pipelines/evaluate.ts";
+import { pretrain } from "../../src/pipelines/pretrain.ts";
+import { prpSpec } from "../../src/pipelines/prp.ts";
+import { parsePipelineSpec } from "../../src/stages/index.ts";
+import { tinyActions } from "../helpers/videoFixtures.ts";
+
+const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
+const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
+const quiet = () => undefined;
+
+let data = "";
+let work = "";
+let cacheDir = "";
+
+/** A tiny CoCLR spec: R3D at width 1/16, 6-frame clips at 32 px, batch 2, queue 4 (full after two steps). */
+function spec(o: Partial<CoclrOverrides> & { steps: number }) {
+  const raw = coclrSpec({ data: join(data, "trainlist01.txt"), batch: 2, width: 0.0625, size: 32, frames: 6, backbone: "r3d", seed: 5, ...o }) as {
+    train: { task: Record<string, unknown> };
+  };
+  raw.train.task.queueSize = 4;
+  raw.train.task.hidden = 32;
+  return parsePipelineSpec(raw);
+}
+
+type Metric = { step: number; loss: number; warmup?: number; positives?: number };
+const metricsOf = (run: string) => readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Metric);
+const tensor = async (run: string, name: string) => (await readCheckpoint(run)).state.tensors.get(name)?.data;
+
+before(async () => {
+  data = await tinyActions();
+  work = mkdtempSync(join(tmpdir(), "clipflow-coclr-"));
+  const made = clipflow("flow", "--data", data, "--out", join(work, "flow"), "--method", "fast", "--size", "32", "--format", "png", "--workers", "1");
+  assert.equal(made.status, 0, made.stderr);
+  cacheDir = /→ (.*)\n/.exec(made.stdout)?.[1] as string;
+  await pretrain({ spec: spec({ steps: 2 }), out: join(work, "rgb1"), workers: 0, log: quiet, progress: false });
+  await pretrain({ spec: spec({ steps: 2, flow: cacheDir }), out: join(work, "flow1"), workers: 0, log: quiet, progress: false });
+});
+
+describe("CoCLR co-training cycles", () => {
+  it("an RGB cycle starts from the RGB run, mines with the frozen flow encoder, and steps only once the queue is full", async () => {
+    const out = join(work, "cycle-rgb");
+    const cycle = spec({ steps: 4, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") });
+    assert.deepEqual(
+      cycle.stages.map((stage) => stage.stage),
+      ["videos", "flowPair", "spatialAugment", "colourJitter", "blur", "normalize", "normalize", "batch"],
+    );
+    const result = await pretrain({ spec: cycle, out, workers: 0, log: quiet, progress: false });
+    assert.equal(result.steps, 4);
+    assert.equal(readFileSync(join(out, "dead-letter.jsonl"), "utf8").trim(), "");
+    const metrics = metricsOf(out);
+    // batch 2, queue 4: steps 1–2 fill the queue (no update), steps 3–4 train
+    assert.deepEqual(metrics.map((m) => m.warmup ?? 0), [1, 1, 0, 0]);
+    for (const m of metrics) {
+      assert.ok(Number.isFinite(m.loss));
+      // the self-positive or mined ones: at least one positive per row, at most 1 + top-K + siblings (queue of 4)
+      assert.ok(m.positives !== undefined && m.positives >= 1 && m.positives <= 5, String(m.positives));
+    }
+    // frozen sampler: the flow run's weights, unchanged, travel in the cycle's checkpoint
+    const flowWeight = await tensor(join(work, "flow1"), "model/backbone.stem.conv.weight");
+    assert.ok(flowWeight !== undefined);
+    assert.deepEqual(await tensor(out, "task/sampler.backbone.stem.conv.weight"), flowWeight);
+    // the trained encoder started from the RGB run and moved
+    const start = await tensor(join(work, "rgb1"), "model/backbone.stem.conv.weight");
+    const end = await tensor(out, "model/backbone.stem.conv.weight");
+    assert.ok(start !== undefined && end !== undefined);
+    assert.notDeepEqual(end, start);
+  });
+
+  it("a warm-up step changes no weight: a cycle stopped while its queue fills holds the initial encoder", async () => {
+    const out = join(work, "cycle-warm");
+    await pretrain({ spec: spec({ steps: 2, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") }), out, workers: 0, log: quiet, progress: false });
+    assert.deepEqual(await tensor(out, "model/backbone.stem.conv.weight"), await tensor(join(work, "rgb1"), "model/backbone.stem.conv.weight"));
+    assert.deepEqual(metricsOf(out).map((m) => m.warmup), [1, 1]);
+  });
+
+  it("the flow cycle mines with the newest RGB encoder; resume continues exactly (queues, groups, sampler in the checkpoint)", async () => {
+    const o = { flow: cacheDir, cycle: "flow" as const, init: join(work, "flow1"), sampler: join(work, "cycle-rgb") };
+    const straight = join(work, "cycle-flow");
+    await pretrain({ spec: spec({ steps: 5, ...o }), out: straight, workers: 0, log: quiet, progress: false });
+    const split = join(work, "cycle-flow-split");
+    await pretrain({ spec: spec({ steps: 3, ...o }), out: split, workers: 0, log: quiet, progress: false });
+    await pretrain({ spec: spec({ steps: 5, ...o }), out: split, resume: true, workers: 0, log: quiet, progress: false });
+    assert.deepEqual(metricsOf(split).map((m) => m.loss), metricsOf(straight).map((m) => m.loss));
+    assert.deepEqual(await tensor(split, "model/backbone.stem.conv.weight"), await tensor(straight, "model/backbone.stem.conv.weight"));
+  });
+
+  it("evaluates the flow encoder on flow clips (10 uniformly spaced clips per video from the cache)", async () => {
+    const result = await evaluate({ checkpoint: join(work, "cycle-flow"), train: join(data, "trainlist01.txt"), test: join(data, "testlist01.txt"), kinds: ["retrieval"], protocol: "coclr", clips: 3, workers: 0 });
+    const listed = (name: string) => readFileSync(join(data, name), "utf8").trim().split("\n").length;
+    assert.equal(result.clipsPerVideo, 3);
+    assert.equal(result.trainVideos, listed("trainlist01.txt"));
+    assert.equal(result.testVideos, listed("testlist01.txt"));
+    assert.equal(typeof result["R@1"], "number");
+  });
+
+  it("sibling groups become exact float32 integers; no group is −1", () => {
+    assert.equal(groupId("ApplyEyeMakeup_g08"), groupId("ApplyEyeMakeup_g08"));
+    assert.notEqual(groupId("ApplyEyeMakeup_g08"), groupId("ApplyEyeMakeup_g09"));
+    assert.ok(groupId("Slide_g01") >= 0 && groupId("Slide_g01") < 2 ** 23);
+    assert.equal(groupId(undefined), -1);
+    assert.equal(groupId(""), -1);
+  });
+});
+
+describe("CoCLR cycle bad input", () => {
+  const run = (o: Partial<CoclrOverrides>, out: string) => pretrain({ spec: spec({ flow: cacheDir, cycle: "rgb", ...o, steps: 1 }), out: join(work, out), workers: 0, log: quiet, progress: false });
+  const fails = (field: string, tag = "ConfigError") => (e: unknown) => {
+    assert.ok(e instanceof ClipflowError, String(e));
+    assert.equal(`${e.tag} ${e.field}`, `${tag} ${field}`, e.message);
+    return true;
+  };
+
+  it("a sampler of the same modality, a sampler that is not contrastive, a missing sampler, an init of the other modality", async () => {
+    await assert.rejects(run({ sampler: join(work, "rgb1") }, "bad1"), fails("train.task.sampler"));
+    const prp = join(work, "prp");
+    await pretrain({ spec: parsePipelineSpec(prpSpec({ data: join(data, "trainlist01.txt"), steps: 1, batch: 2, backbone: "r3d", width: 0.0625, size: 32 })), out: prp, workers: 0, log: quiet, progress: false });
+    await assert.rejects(run({ sampler: prp }, "bad2"), fails("train.task.sampler"));
+    await assert.rejects(run({ sampler: join(work, "nowhere") }, "bad3"), (e: unknown) => e instanceof ClipflowError && e.tag === "MissingFile" && /nowhere/.test(e.message));
+    await assert.rejects(run({ sampler: join(work, "flow1"), init: join(work, "flow1") }, "bad4"), fails("train.task.init"));
+  });
+
+  it("CLI: --cycle without --sampler or --flow, --sampler without --cycle, an unknown --cycle", () => {
+    const base = ["pretrain", "--pipeline", "coclr", "--data", join(data, "trainlist01.txt"), "--out", join(work, "cli")];
+    const noSampler = clipflow(...base, "--cycle", "rgb", "--flow", cacheDir);
+    assert.equal(noSampler.status, 1);
+    assert.match(noSampler.stderr, /--sampler/);
+    const noFlow = clipflow(...base, "--cycle", "flow", "--sampler", join(work, "rgb1"));
+    assert.equal(noFlow.status, 1);
+    assert.match(noFlow.stderr, /--flow/);
+    assert.match(clipflow(...base, "--sampler", join(work, "flow1")).stderr, /--cycle/);
+    assert.match(clipflow(...base, "--cycle", "depth", "--flow", cacheDir).stderr, /--cycle: rgb or flow/);
+  });
+});
