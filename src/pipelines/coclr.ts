@@ -16,6 +16,7 @@
  * (second queue, siblings, top-5, self-drop 0.9; no step until the queue is full), Adam lr 1e-3, ×0.1 at 80 of 100
  * epochs (see `coclrCycles` for the whole alternation).
  */
+import { join } from "node:path";
 import { ClipflowError } from "../core/errors.ts";
 import type { PipelineOverrides } from "./prp.ts";
 
@@ -110,4 +111,39 @@ export function coclrSpec(o: CoclrOverrides): Record<string, unknown> {
       ...(o.steps === undefined ? {} : { steps: o.steps }),
     },
   };
+}
+
+type RunLength = { epochs?: number | undefined; steps?: number | undefined };
+
+/** One run of the CoCLR schedule: its folder name under the schedule's output and the overrides that make its spec. */
+export interface CoclrRun {
+  name: string;
+  overrides: CoclrOverrides;
+}
+
+/**
+ * CoCLR's whole schedule (METHODS.md §3) as a list of runs: InfoNCE on RGB and on flow (stage 1), then `cycles`
+ * co-training cycles, each training RGB with the newest flow encoder as sampler and then flow with the newest RGB one,
+ * every encoder starting from its own previous run. Run folders: infonce-rgb, infonce-flow, cycle1-rgb, cycle1-flow, …
+ */
+export function coclrSchedule(
+  o: Omit<CoclrOverrides, "cycle" | "init" | "sampler" | "epochs" | "steps"> & { flow: string; out: string; cycles: number; infonce: RunLength; perCycle: RunLength },
+): CoclrRun[] {
+  const { out, cycles, infonce, perCycle, ...shared } = o;
+  const base: CoclrOverrides = { ...shared, cycle: undefined, init: undefined, sampler: undefined };
+  const at = (name: string) => join(out, name);
+  const runs: CoclrRun[] = [
+    { name: "infonce-rgb", overrides: { ...base, ...infonce, flow: undefined } },
+    { name: "infonce-flow", overrides: { ...base, ...infonce } },
+  ];
+  let newest = { rgb: "infonce-rgb", flow: "infonce-flow" };
+  for (let c = 1; c <= cycles; c += 1) {
+    for (const modality of ["rgb", "flow"] as const) {
+      const name = `cycle${c}-${modality}`;
+      const other = modality === "rgb" ? "flow" : "rgb";
+      runs.push({ name, overrides: { ...base, ...perCycle, cycle: modality, init: at(newest[modality]), sampler: at(newest[other]) } });
+      newest = { ...newest, [modality]: name };
+    }
+  }
+  return runs;
 }

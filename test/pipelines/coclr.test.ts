@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { groupId } from "../../src/models/coclr.ts";
-import { coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
+import { coclrSchedule, coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
 import { evaluate } from "../../src/pipelines/evaluate.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
@@ -114,6 +114,44 @@ describe("CoCLR co-training cycles", () => {
     assert.ok(groupId("Slide_g01") >= 0 && groupId("Slide_g01") < 2 ** 23);
     assert.equal(groupId(undefined), -1);
     assert.equal(groupId(""), -1);
+  });
+});
+
+describe("CoCLR schedule (clipflow coclr)", () => {
+  it("alternates the modalities, each run starting from its own newest encoder and mining with the other's", () => {
+    const runs = coclrSchedule({ data: "D", flow: "F", out: "OUT", cycles: 2, infonce: { steps: 7 }, perCycle: { epochs: 3 } });
+    assert.deepEqual(
+      runs.map((r) => [r.name, r.overrides.cycle, r.overrides.init, r.overrides.sampler, r.overrides.flow, r.overrides.steps, r.overrides.epochs]),
+      [
+        ["infonce-rgb", undefined, undefined, undefined, undefined, 7, undefined],
+        ["infonce-flow", undefined, undefined, undefined, "F", 7, undefined],
+        ["cycle1-rgb", "rgb", join("OUT", "infonce-rgb"), join("OUT", "infonce-flow"), "F", undefined, 3],
+        ["cycle1-flow", "flow", join("OUT", "infonce-flow"), join("OUT", "cycle1-rgb"), "F", undefined, 3],
+        ["cycle2-rgb", "rgb", join("OUT", "cycle1-rgb"), join("OUT", "cycle1-flow"), "F", undefined, 3],
+        ["cycle2-flow", "flow", join("OUT", "cycle1-flow"), join("OUT", "cycle2-rgb"), "F", undefined, 3],
+      ],
+    );
+  });
+
+  it("runs the whole schedule from the command line, and --resume keeps the finished runs", () => {
+    const out = join(work, "schedule");
+    const args = ["coclr", "--data", join(data, "trainlist01.txt"), "--flow", cacheDir, "--out", out, "--cycles", "1", "--infonce-steps", "1", "--cycle-steps", "2"];
+    const tiny = ["--batch", "2", "--width", "0.0625", "--size", "32", "--frames", "6", "--backbone", "r3d", "--workers", "0"];
+    const first = clipflow(...args, ...tiny);
+    assert.equal(first.status, 0, first.stderr);
+    for (const name of ["infonce-rgb", "infonce-flow", "cycle1-rgb", "cycle1-flow"]) assert.ok(existsSync(join(out, name, "checkpoints", "latest.json")), name);
+    const recorded = JSON.parse(readFileSync(join(out, "cycle1-flow", "spec.json"), "utf8")) as { train: { task: { modality: string; init: string; sampler: string } } };
+    assert.deepEqual(recorded.train.task.modality, "flow");
+    assert.equal(recorded.train.task.init, join(out, "infonce-flow"));
+    assert.equal(recorded.train.task.sampler, join(out, "cycle1-rgb"));
+    assert.match(first.stdout, /encoders: RGB .*cycle1-rgb, flow .*cycle1-flow/);
+    const again = clipflow(...args, ...tiny, "--resume");
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /cycle1-flow: 2 steps/);
+    assert.equal(readFileSync(join(out, "cycle1-flow", "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
+    const refused = clipflow(...args, ...tiny);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /already holds a run/);
   });
 });
 
