@@ -24,6 +24,8 @@ export interface LinearProbeResult {
   trainAccuracy: number;
   classes: number;
   finalLoss: number;
+  /** The predicted class of every test row. */
+  predictions: number[];
 }
 
 const EPS = 1e-5;
@@ -138,10 +140,8 @@ export function linearProbe(train: FeatureSet, test: FeatureSet, options: Linear
     finalLoss = lossSum / n;
   }
 
-  const accuracyOf = (features: Float32Array, labels: ArrayLike<number>): number => {
-    const count = labels.length;
-    if (count === 0) return Number.NaN;
-    let correct = 0;
+  const predict = (features: Float32Array, count: number): number[] => {
+    const out: number[] = [];
     for (let i = 0; i < count; i++) {
       let best = -Infinity;
       let arg = -1;
@@ -156,9 +156,12 @@ export function linearProbe(train: FeatureSet, test: FeatureSet, options: Linear
           arg = c;
         }
       }
-      if (arg === labels[i]) correct++;
+      out.push(arg);
     }
-    return correct / count;
+    return out;
   };
-  return { accuracy: accuracyOf(xTest, test.labels), trainAccuracy: accuracyOf(x, train.labels), classes, finalLoss };
+  const accuracyOf = (predicted: number[], labels: ArrayLike<number>): number =>
+    labels.length === 0 ? Number.NaN : predicted.filter((c, i) => c === labels[i]).length / labels.length;
+  const predictions = predict(xTest, test.labels.length);
+  return { accuracy: accuracyOf(predictions, test.labels), trainAccuracy: accuracyOf(predict(x, n), train.labels), classes, finalLoss, predictions };
 }

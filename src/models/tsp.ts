@@ -35,6 +35,12 @@ export function createTspTask(config: TspTaskConfig, rng: Rng): Task {
       return { loss, terms: { action: actionLoss, region: regionLoss } };
     },
     features: (clips, protocol) => clipFeatures(backbone.forward(clips, false), protocol),
+    heads(batch: Batch) {
+      const f = globalAvgPool(backbone.forward(viewTensor(batch, "rgb"), false));
+      const logits: Record<string, tf.Tensor2D> = { action: action(f) };
+      if (region !== undefined && batch.targets.gvf !== undefined) logits.region = region(tf.concat([f, targetTensor(batch, "gvf") as tf.Tensor2D], 1) as tf.Tensor2D);
+      return logits;
+    },
     stateTensors: () => new Map(),
     stateScalars: () => ({}),
     restoreScalars: () => undefined,

@@ -13,6 +13,8 @@ import { specOfCheckpoint } from "../../src/pipelines/evaluate.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { tspSpec } from "../../src/pipelines/tsp.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
+import { ClipflowError } from "../../src/core/errors.ts";
+import { evaluateLocalisation, regionScores } from "../../src/pipelines/localisation.ts";
 
 let work = "";
 let annotations = "";
@@ -84,3 +86,34 @@ describe("TSP pipeline (segment-balanced clips, action + region heads, GVF)", ()
     assert.match(letters[0]!.message, /no global video feature for video "video_0000"/);
   });
 });
+
+describe("localisation evaluation (clipflow eval localisation)", () => {
+  it("balanced accuracy is the mean recall of the two regions", () => {
+    // truth: 3 background, 1 action; always "background" → accuracy 0.75, balanced 0.5
+    assert.deepEqual(regionScores([0, 0, 0, 0], [0, 0, 0, 1]), { accuracy: 0.75, balancedAccuracy: 0.5, foreground: 0.25 });
+    assert.deepEqual(regionScores([0, 1, 0, 1], [0, 0, 0, 1]), { accuracy: 0.75, balancedAccuracy: (2 / 3 + 1) / 2, foreground: 0.25 });
+  });
+
+  it("one clip per segment: a probe on pooled features, and TSP's region head when the test videos have GVF", async () => {
+    const segments = readFileSync(annotations, "utf8").trim().split("\n").length - 1;
+    const result = await evaluateLocalisation({ checkpoint: join(work, "tsp"), train: annotations, test: annotations, gvf: join(work, "gvf.h5"), workers: 0, probeEpochs: 20 });
+    assert.equal(result.trainClips, segments);
+    assert.equal(result.testClips, segments);
+    assert.equal(result.deadLetters, 0);
+    for (const scores of [result.probe, result.regionHead] as Array<{ accuracy: number; balancedAccuracy: number; foreground: number }>) {
+      assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.balancedAccuracy >= 0 && scores.balancedAccuracy <= 1);
+      assert.ok(scores.foreground > 0 && scores.foreground < 1);
+    }
+    const baseline = await evaluateLocalisation({ checkpoint: join(work, "tsp"), train: annotations, test: annotations, randomInit: true, workers: 0, probeEpochs: 20 });
+    assert.equal(baseline.randomInit, true);
+    assert.equal(baseline.regionHead, undefined);
+  });
+
+  it("a TAC run has no region head to score (ConfigError naming --gvf)", async () => {
+    await assert.rejects(
+      evaluateLocalisation({ checkpoint: join(work, "tac"), train: annotations, test: annotations, gvf: join(work, "gvf.h5"), workers: 0, probeEpochs: 2 }),
+      (e: unknown) => e instanceof ClipflowError && e.field === "--gvf" && /TAC/.test(e.message),
+    );
+  });
+});
+

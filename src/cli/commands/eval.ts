@@ -3,19 +3,24 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ClipflowError } from "../../core/errors.ts";
 import { evaluate } from "../../pipelines/evaluate.ts";
-import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag, type Parsed } from "../args.ts";
+import { evaluateLocalisation } from "../../pipelines/localisation.ts";
 
-export const help = `clipflow eval retrieval|linear|all --checkpoint RUN --train DATA --test DATA [options]
+export const help = `clipflow eval retrieval|linear|all|localisation --checkpoint RUN --train DATA --test DATA [options]
 
   retrieval      nearest-neighbour retrieval, test videos as queries against train videos: R@1/5/10/20/50
   linear         linear probe on frozen features (CoCLR protocol: L2-normalise → BatchNorm → Linear, SGD lr 0.1,
                  wd 1e-3, ×0.1 at 60% and 80% of the epochs): top-1 accuracy
   all            both, from one feature extraction
+  localisation   TSP / TAC runs on annotated untrimmed videos (DATA = annotations CSV): clips at the centre of every
+                 segment; a linear probe on pooled clip features tells action from background (accuracy, balanced
+                 accuracy); with --gvf FILE.h5 (GVF of the test videos) also TSP's own region head
 
   --checkpoint RUN   run directory (its latest checkpoint) or a checkpoint directory
   --protocol P       prp (10 clips, max-pooled conv features, cosine) | coclr (pooled features, centred, dot product)
-  --clips N          clips per video (default 10)
+  --clips N          clips per video (default 10; localisation: per segment, default 1)
   --random-init      the same architecture untrained: the baseline for every number
+  --gvf FILE.h5      localisation: global video features of the test videos, to score the region head
   --epochs N         linear-probe epochs (default 100)
   --workers N        decode worker threads
   --out FILE.json    write the result (printed either way)`;
@@ -34,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       workers: { type: "string" },
       out: { type: "string" },
       "random-init": { type: "boolean" },
+      gvf: { type: "string" },
     },
     true,
   );
@@ -42,8 +48,23 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const kind = positionals[0];
-  if (kind !== "retrieval" && kind !== "linear" && kind !== "all") {
-    throw new ClipflowError("ConfigError", `clipflow eval: say retrieval, linear or all (got ${kind === undefined ? "nothing" : `"${kind}"`})`, { field: "kind" });
+  if (kind !== "retrieval" && kind !== "linear" && kind !== "all" && kind !== "localisation") {
+    throw new ClipflowError("ConfigError", `clipflow eval: say retrieval, linear, all or localisation (got ${kind === undefined ? "nothing" : `"${kind}"`})`, { field: "kind" });
+  }
+  if (kind === "localisation") {
+    return write(
+      values,
+      await evaluateLocalisation({
+        checkpoint: requireFlag(values, "checkpoint", "eval"),
+        train: requireFlag(values, "train", "eval"),
+        test: requireFlag(values, "test", "eval"),
+        randomInit: values["random-init"] === true,
+        gvf: stringFlag(values, "gvf"),
+        clipsPerSegment: intFlag(values, "clips", 1, 1),
+        probeEpochs: intFlag(values, "epochs", 100, 1),
+        workers: optionalIntFlag(values, "workers"),
+      }),
+    );
   }
   const protocol = stringFlag(values, "protocol") ?? "prp";
   if (protocol !== "prp" && protocol !== "coclr") throw new ClipflowError("ConfigError", `--protocol must be prp or coclr, got "${protocol}"`, { field: "--protocol" });
@@ -58,6 +79,10 @@ export async function run(argv: string[]): Promise<number> {
     probeEpochs: intFlag(values, "epochs", 100, 1),
     workers: optionalIntFlag(values, "workers"),
   });
+  return write(values, result);
+}
+
+async function write(values: Parsed["values"], result: Record<string, unknown>): Promise<number> {
   const text = `${JSON.stringify(result, null, 2)}\n`;
   process.stdout.write(text);
   const out = stringFlag(values, "out");
