@@ -11,6 +11,9 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** Flags every training command takes (the model and data shape of a run): --batch --backbone --width --size --frames --lr --seed --workers. */
+export const trainingFlags: Options = Object.fromEntries(["batch", "backbone", "width", "size", "frames", "lr", "seed", "workers"].map((name) => [name, { type: "string" }]));
+
 /** Parses argv for a subcommand; unknown flags and missing values become a ConfigError naming the flag. */
 export function parseCommandArgs(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
   try {

@@ -22,7 +22,7 @@ import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
 import { viewTensor, type Task } from "./task.ts";
 import { loadNamed } from "./trainer.ts";
-import { contrastEncoder } from "./vtdl.ts";
+import { contrastEncoder, momentumState } from "./vtdl.ts";
 
 type Modality = CoclrTaskConfig["modality"];
 
@@ -133,9 +133,7 @@ export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
     stateTensors() {
-      const tensors = new Map<string, tf.Variable>();
-      for (const [name, variable] of keyStore.namedTensors()) tensors.set(`key.${name}`, variable);
-      tensors.set("queue", queue.tensor);
+      const tensors = momentumState(keyStore, queue);
       tensors.set("groups", groupQueue);
       if (sampler !== undefined) {
         for (const [name, variable] of sampler.store.namedTensors()) tensors.set(`sampler.${name}`, variable);

@@ -42,6 +42,14 @@ export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
   return momentumContrast(config, rng, { kind: "infonce", query: config.views.query, key: config.views.key });
 }
 
+/** The checkpointed state of a momentum-contrast task: the key encoder (`key.*`) and the key queue. */
+export function momentumState(keyStore: ParamStore, queue: FeatureQueue): Map<string, tf.Variable> {
+  const tensors = new Map<string, tf.Variable>();
+  for (const [name, variable] of keyStore.namedTensors()) tensors.set(`key.${name}`, variable);
+  tensors.set("queue", queue.tensor);
+  return tensors;
+}
+
 function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, roles: Roles): Task {
   const store = new ParamStore(rng);
   const query = contrastEncoder(store, config);
@@ -70,12 +78,7 @@ function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, 
     features(clips, protocol) {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
-    stateTensors() {
-      const tensors = new Map<string, tf.Variable>();
-      for (const [name, variable] of keyStore.namedTensors()) tensors.set(`key.${name}`, variable);
-      tensors.set("queue", queue.tensor);
-      return tensors;
-    },
+    stateTensors: () => momentumState(keyStore, queue),
     stateScalars: () => ({ queuePointer: queue.pointer, queueFilled: queue.filled }),
     restoreScalars(values) {
       queue.pointer = values.queuePointer ?? 0;

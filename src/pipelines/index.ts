@@ -48,6 +48,19 @@ function applyOverrides(
   return spec as Record<string, unknown>;
 }
 
+/** The run-shape flags every training command takes (see `trainingFlags`), read and range-checked. */
+export function trainingOverrides(values: Parsed["values"]) {
+  return {
+    batch: optionalIntFlag(values, "batch", 1),
+    backbone: stringFlag(values, "backbone"),
+    width: numberFlag(values, "width"),
+    size: optionalIntFlag(values, "size", 16),
+    frames: optionalIntFlag(values, "frames", 1),
+    lr: numberFlag(values, "lr"),
+    seed: optionalIntFlag(values, "seed", 0),
+  };
+}
+
 export function specFromArgs(values: Parsed["values"], readText: (path: string) => string): PipelineSpec {
   const pipeline = stringFlag(values, "pipeline");
   if (pipeline === undefined) throw new ClipflowError("ConfigError", `--pipeline is required (${Object.keys(builtinPipelines).join(", ")} or a SPEC.json)`, { field: "--pipeline" });
@@ -56,13 +69,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
     data: stringFlag(values, "data"),
     epochs: optionalInt("epochs", 1),
     steps: optionalInt("steps", 1),
-    batch: optionalInt("batch", 1),
-    backbone: stringFlag(values, "backbone"),
-    width: numberFlag(values, "width"),
-    size: optionalInt("size", 16),
-    frames: optionalInt("frames", 1),
-    lr: numberFlag(values, "lr"),
-    seed: optionalInt("seed", 0),
+    ...trainingOverrides(values),
     microBatch: optionalInt("micro-batch", 1),
     replicas: optionalInt("replicas", 1),
   };

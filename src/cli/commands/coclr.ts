@@ -9,7 +9,8 @@ import { coclrSchedule, coclrSpec } from "../../pipelines/coclr.ts";
 import { pretrain } from "../../pipelines/pretrain.ts";
 import { parsePipelineSpec } from "../../stages/index.ts";
 import { writeReport } from "../report.ts";
-import { intFlag, numberFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, trainingFlags } from "../args.ts";
+import { trainingOverrides } from "../../pipelines/index.ts";
 
 export const help = `clipflow coclr --data DATA --flow CACHE_DIR|online --out DIR [options]
 
@@ -28,6 +29,7 @@ encoder (DIR/cycle1-flow), and so on, each encoder starting from its previous ru
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs("coclr", argv, {
+    ...trainingFlags,
     data: { type: "string" },
     flow: { type: "string" },
     out: { type: "string" },
@@ -36,14 +38,6 @@ export async function run(argv: string[]): Promise<number> {
     "infonce-steps": { type: "string" },
     "cycle-epochs": { type: "string" },
     "cycle-steps": { type: "string" },
-    batch: { type: "string" },
-    backbone: { type: "string" },
-    width: { type: "string" },
-    size: { type: "string" },
-    frames: { type: "string" },
-    lr: { type: "string" },
-    seed: { type: "string" },
-    workers: { type: "string" },
     resume: { type: "boolean" },
   });
   if (values.help) {
@@ -58,13 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     cycles: intFlag(values, "cycles", 2, 0),
     infonce: { epochs: optionalIntFlag(values, "infonce-epochs", 1), steps: optionalIntFlag(values, "infonce-steps", 1) },
     perCycle: { epochs: optionalIntFlag(values, "cycle-epochs", 1), steps: optionalIntFlag(values, "cycle-steps", 1) },
-    batch: optionalIntFlag(values, "batch", 1),
-    backbone: stringFlag(values, "backbone"),
-    width: numberFlag(values, "width"),
-    size: optionalIntFlag(values, "size", 16),
-    frames: optionalIntFlag(values, "frames", 1),
-    lr: numberFlag(values, "lr"),
-    seed: optionalIntFlag(values, "seed", 0),
+    ...trainingOverrides(values),
   });
   // Every spec is built and validated before the first run starts (a bad flag fails now, not hours later).
   const specs = runs.map((r) => ({ ...r, dir: join(out, r.name), spec: parsePipelineSpec(coclrSpec(r.overrides)) }));

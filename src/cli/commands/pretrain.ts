@@ -4,7 +4,7 @@ import { interruptSignal } from "../../core/runner.ts";
 import { writeReport } from "../report.ts";
 import { builtinPipelines, specFromArgs } from "../../pipelines/index.ts";
 import { pretrain } from "../../pipelines/pretrain.ts";
-import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag } from "../args.ts";
+import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, trainingFlags, stringFlag } from "../args.ts";
 
 export const help = `clipflow pretrain --pipeline ${Object.keys(builtinPipelines).join("|")}|SPEC.json --data DATA --out RUN [options]
 
@@ -31,19 +31,12 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs("pretrain", argv, {
+    ...trainingFlags,
     pipeline: { type: "string" },
     data: { type: "string" },
     out: { type: "string" },
     epochs: { type: "string" },
     steps: { type: "string" },
-    batch: { type: "string" },
-    backbone: { type: "string" },
-    width: { type: "string" },
-    size: { type: "string" },
-    frames: { type: "string" },
-    lr: { type: "string" },
-    seed: { type: "string" },
-    workers: { type: "string" },
     "micro-batch": { type: "string" },
     replicas: { type: "string" },
     gvf: { type: "string" },
