@@ -22,7 +22,7 @@ import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
 import { viewTensor, type Task } from "./task.ts";
 import { loadNamed } from "./trainer.ts";
-import { contrastEncoder, momentumState } from "./vtdl.ts";
+import { contrastEncoder, momentumEncoders, momentumState } from "./vtdl.ts";
 
 type Modality = CoclrTaskConfig["modality"];
 
@@ -54,12 +54,7 @@ async function contrastiveCheckpoint(path: string, field: string) {
 export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
   const own: Modality = config.modality;
   const other: Modality = own === "rgb" ? "flow" : "rgb";
-  const store = new ParamStore(rng);
-  const query = contrastEncoder(store, config);
-  const keyStore = new ParamStore(rng.fork("key"));
-  const key = contrastEncoder(keyStore, config);
-  keyStore.copyFrom(store);
-  const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
+  const { store, query, keyStore, key, queue } = momentumEncoders(config, rng);
   const groups = new Float32Array(config.queueSize).fill(-1);
   const groupQueue = tf.variable(tf.tensor1d(groups), false);
   const dropBase = rng.uint32();

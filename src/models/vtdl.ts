@@ -42,6 +42,17 @@ export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
   return momentumContrast(config, rng, { kind: "infonce", query: config.views.query, key: config.views.key });
 }
 
+/** Query encoder (trained), key encoder (its EMA copy, starting equal) and the key queue of a momentum-contrast task. */
+export function momentumEncoders(config: Parameters<typeof contrastEncoder>[1] & { queueSize: number }, rng: Rng) {
+  const store = new ParamStore(rng);
+  const query = contrastEncoder(store, config);
+  const keyStore = new ParamStore(rng.fork("key"));
+  const key = contrastEncoder(keyStore, config);
+  keyStore.copyFrom(store);
+  const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
+  return { store, query, keyStore, key, queue };
+}
+
 /** The checkpointed state of a momentum-contrast task: the key encoder (`key.*`) and the key queue. */
 export function momentumState(keyStore: ParamStore, queue: FeatureQueue): Map<string, tf.Variable> {
   const tensors = new Map<string, tf.Variable>();
@@ -51,12 +62,7 @@ export function momentumState(keyStore: ParamStore, queue: FeatureQueue): Map<st
 }
 
 function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, roles: Roles): Task {
-  const store = new ParamStore(rng);
-  const query = contrastEncoder(store, config);
-  const keyStore = new ParamStore(rng.fork("key"));
-  const key = contrastEncoder(keyStore, config);
-  keyStore.copyFrom(store);
-  const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
+  const { store, query, keyStore, key, queue } = momentumEncoders(config, rng);
   const pending: tf.Tensor2D[] = [];
   return {
     kind: roles.kind,
