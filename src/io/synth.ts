@@ -3,7 +3,8 @@
  * and the tests.
  * - "actions": one folder per motion class (slide, rise, spin, zoom, orbit, shake) of a textured object over a
  *   textured, sometimes drifting background, with random size, colour, speed and start; UCF101-style names
- *   (v_<Class>_gXX_cYY.mp4: clips of a group share their appearance) and split lists (classInd.txt, trainlist01.txt,
+ *   (v_<Class>_gXX_cYY.mp4: clips of a group share their appearance, and group XX looks the same in every class, so
+ *   that only the motion tells the classes apart) and split lists (classInd.txt, trainlist01.txt,
  *   testlist01.txt; the first third of the groups are test, like UCF101's split 1).
  * - "untrimmed": longer videos in which action segments (the object moving by its class) alternate with static
  *   stretches (object still, or background only), plus TSP-style annotations (one row per segment, "Action" or
@@ -186,7 +187,9 @@ async function synthActions(options: SynthOptions, classes: MotionClass[], width
       const clip = (n % perGroup) + 1;
       const name = `v_${cls}_g${String(group).padStart(2, "0")}_c${String(clip).padStart(2, "0")}.mp4`;
       const rel = `${cls}/${name}`;
-      const look = drawAppearance(rngFromString(`${options.seed}:look:${cls}:${group}`));
+      // Group g has the same appearance in every class: appearance carries no label, only the motion does (with a
+      // look per class and group, a network could tell the training classes apart by colour and learn no motion).
+      const look = drawAppearance(rngFromString(`${options.seed}:look:${group}`));
       const motion = drawMotion(rngFromString(`${options.seed}:motion:${cls}:${n}`), cls);
       await encodeFrames(
         join(options.out, rel),

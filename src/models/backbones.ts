@@ -5,12 +5,15 @@
  * - r3d: ResNet-3D with basic blocks, stem 3×7×7 stride (1,2,2); 1 block per stage = PRP's 10-layer variant, 2 = R3D-18;
  * - r2plus1d: every 3×3×3 split into 1×3×3 then 3×1×1 with middle width floor(t·d²·Cin·Cout / (d²·Cin + t·Cout)),
  *   stem 1×7×7 (45 channels) then 3×1×1, as in torchvision's R(2+1)D.
- * For 16×112×112 at width 1 all three give 512×2×7×7 (as [N, 2, 7, 7, 512]). The ResNets' stem parameters are in
+ * - s3d: S3D (Xie et al. 2018; CoCLR's backbone, as in its s3dg.py without gating): separable convolutions (1×k×k then
+ *   k×1×1, each with BN + ReLU) and Inception blocks with I3D's widths, ending at 1024 channels; 32×128×128 gives
+ *   [N, 4, 4, 4, 1024]. Overlapping max pools use `maxPool3dStrided`.
+ * For 16×112×112 at width 1 the first three give 512×2×7×7 (as [N, 2, 7, 7, 512]). The ResNets' stem parameters are in
  * optimiser group "stem" (TSP freezes it with `groups: { stem: 0 }`); C3D's first conv stays in "default".
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchNormLayer, conv3dBnRelu, conv3dLayer, sequential, type Layer } from "./layers.ts";
-import { maxPool3d, type Triple } from "./ops.ts";
+import { maxPool3d, maxPool3dStrided, type Triple } from "./ops.ts";
 import type { ParamStore } from "./params.ts";
 import type { BackboneConfig } from "./config.ts";
 
@@ -97,7 +100,59 @@ function resnet(store: ParamStore, prefix: string, kind: "r3d" | "r2plus1d", wid
   return { forward: sequential(...layers), channels: w(512), stride: { t: 8, s: 16 } };
 }
 
+/** S3D's separable convolution: 1×k×k (stride 1×s×s) + BN + ReLU, then k×1×1 (stride s×1×1) + BN + ReLU. */
+function sepConv(store: ParamStore, name: string, cin: number, cout: number, k: number, s: number, group?: string): Layer {
+  const p = Math.floor(k / 2);
+  const g = group === undefined ? {} : { group };
+  return sequential(
+    conv3dBnRelu(store, `${name}.spatial`, { cin, cout, kernel: [1, k, k], stride: [1, s, s], pad: [0, p, p], ...g }),
+    conv3dBnRelu(store, `${name}.temporal`, { cin: cout, cout, kernel: [k, 1, 1], stride: [s, 1, 1], pad: [p, 0, 0], ...g }),
+  );
+}
+
+/** I3D's Inception widths: [branch 0, branch 1 reduce → out, branch 2 reduce → out, branch 3 (after a 3×3×3 max pool)]. */
+const inception: Array<[string, number, number, number, number, number, number]> = [
+  ["mixed3b", 64, 96, 128, 16, 32, 32],
+  ["mixed3c", 128, 128, 192, 32, 96, 64],
+  ["mixed4b", 192, 96, 208, 16, 48, 64],
+  ["mixed4c", 160, 112, 224, 24, 64, 64],
+  ["mixed4d", 128, 128, 256, 24, 64, 64],
+  ["mixed4e", 112, 144, 288, 32, 64, 64],
+  ["mixed4f", 256, 160, 320, 32, 128, 128],
+  ["mixed5b", 256, 160, 320, 32, 128, 128],
+  ["mixed5c", 384, 192, 384, 48, 128, 128],
+];
+
+function s3d(store: ParamStore, prefix: string, width: number): Backbone {
+  const w = (c: number) => scaled(c, width);
+  const unit = (name: string, cin: number, cout: number) => conv3dBnRelu(store, `${prefix}.${name}`, { cin, cout, kernel: [1, 1, 1] });
+  const pool = (window: Triple, stride: Triple, pad: Triple): Layer => (x) => maxPool3dStrided(x, window, stride, pad);
+  const layers: Layer[] = [
+    sepConv(store, `${prefix}.conv1a`, 3, w(64), 7, 2, "stem"),
+    pool([1, 3, 3], [1, 2, 2], [0, 1, 1]),
+    unit("conv2b", w(64), w(64)),
+    sepConv(store, `${prefix}.conv2c`, w(64), w(192), 3, 1),
+    pool([1, 3, 3], [1, 2, 2], [0, 1, 1]),
+  ];
+  let cin = w(192);
+  for (const [name, b0, b1r, b1, b2r, b2, b3] of inception) {
+    if (name === "mixed4b") layers.push(pool([3, 3, 3], [2, 2, 2], [1, 1, 1]));
+    if (name === "mixed5b") layers.push(pool([2, 2, 2], [2, 2, 2], [0, 0, 0]));
+    const n = `${prefix}.${name}`;
+    const branches: Layer[] = [
+      unit(`${name}.b0`, cin, w(b0)),
+      sequential(unit(`${name}.b1a`, cin, w(b1r)), sepConv(store, `${n}.b1b`, w(b1r), w(b1), 3, 1)),
+      sequential(unit(`${name}.b2a`, cin, w(b2r)), sepConv(store, `${n}.b2b`, w(b2r), w(b2), 3, 1)),
+      sequential(pool([3, 3, 3], [1, 1, 1], [1, 1, 1]), unit(`${name}.b3b`, cin, w(b3))),
+    ];
+    layers.push((x, training) => tf.concat(branches.map((branch) => branch(x, training)), 4) as tf.Tensor5D);
+    cin = w(b0) + w(b1) + w(b2) + w(b3);
+  }
+  return { forward: sequential(...layers), channels: cin, stride: { t: 8, s: 32 } };
+}
+
 export function createBackbone(store: ParamStore, config: BackboneConfig, prefix = "backbone"): Backbone {
   if (config.name === "c3d") return c3d(store, prefix, config.width);
+  if (config.name === "s3d") return s3d(store, prefix, config.width);
   return resnet(store, prefix, config.name, config.width, config.blocks);
 }

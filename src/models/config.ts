@@ -5,10 +5,10 @@
 import { z } from "zod";
 
 export const backboneConfig = z.object({
-  name: z.enum(["c3d", "r3d", "r2plus1d"]).default("r2plus1d"),
+  name: z.enum(["c3d", "r3d", "r2plus1d", "s3d"]).default("r2plus1d"),
   /** Channel width multiplier (1 = the published widths 64…512). */
   width: z.number().positive().max(4).default(1),
-  /** Residual blocks per stage (r3d / r2plus1d): 1 = PRP's 10-layer variants, 2 = the 18-layer ones. */
+  /** Residual blocks per stage (r3d / r2plus1d): 1 = PRP's 10-layer variants, 2 = the 18-layer ones (c3d, s3d: unused). */
   blocks: z.int().min(1).max(4).default(1),
 });
 export type BackboneConfig = z.infer<typeof backboneConfig>;

@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend } from "./backend.ts";
+import { ClipflowError } from "../core/errors.ts";
 
 export type Triple = [number, number, number];
 
@@ -181,6 +182,46 @@ export function maxPool3d(x: tf.Tensor5D, window: Triple): tf.Tensor5D {
     y = maxWindows(y, n, t, kt, h * w * c).reshape([n, Math.floor(t / kt), h, w, c]);
   }
   return y;
+}
+
+/** The padding value of max pooling: below any activation, finite (so that no gradient multiplies an infinity). */
+const MAX_POOL_PAD = -3.4e38;
+
+/** Max over windows of k along axis 1 of [outer, L, inner] with stride s and p padded positions on each side. */
+function maxAlong(x: tf.Tensor3D, k: number, s: number, p: number): tf.Tensor3D {
+  const [outer, length, inner] = x.shape;
+  const padded = p === 0 ? x : (tf.pad(x, [[0, 0], [p, p], [0, 0]], MAX_POOL_PAD) as tf.Tensor3D);
+  const full = length + 2 * p;
+  const out = Math.floor((full - k) / s) + 1;
+  if (out < 1) throw new ClipflowError("ConfigError", `max pooling window ${k} does not fit an axis of ${length} (padding ${p})`, { field: "window" });
+  // stride-1 maxima over the positions the strided windows start at, then every s-th of them
+  const starts = (out - 1) * s + 1;
+  let y = padded.slice([0, 0, 0], [outer, starts, inner]);
+  for (let j = 1; j < k; j += 1) y = tf.maximum(y, padded.slice([0, j, 0], [outer, starts, inner]));
+  if (s === 1) return y;
+  const whole = out * s;
+  const even = tf.pad(y, [[0, 0], [0, whole - starts], [0, 0]]);
+  return even.reshape([outer, out, s * inner]).slice([0, 0, 0], [outer, out, inner]) as tf.Tensor3D;
+}
+
+/**
+ * Max pooling with any window, stride and padding (PyTorch's MaxPool3d, floor mode, implicit −∞ padding), as three
+ * one-axis passes (a box maximum is separable) of shifted slices and element-wise maxima: every piece has a gradient
+ * on wasm, so overlapping windows (S3D's 3×3×3 stride 1 and 1×3×3 stride 2) train without MaxPool3DGrad. The gradient
+ * of an output goes to one input that holds its window's maximum.
+ */
+export function maxPool3dStrided(x: tf.Tensor5D, window: Triple, stride: Triple, pad: Triple): tf.Tensor5D {
+  let y: tf.Tensor = x;
+  for (let axis = 0; axis < 3; axis += 1) {
+    const [k, s, p] = [window[axis]!, stride[axis]!, pad[axis]!];
+    if (k === 1 && s === 1 && p === 0) continue;
+    const shape = y.shape as number[];
+    const outer = shape.slice(0, axis + 1).reduce((a, b) => a * b, 1);
+    const inner = shape.slice(axis + 2).reduce((a, b) => a * b, 1);
+    const pooled = maxAlong(y.reshape([outer, shape[axis + 1]!, inner]) as tf.Tensor3D, k, s, p);
+    y = pooled.reshape([...shape.slice(0, axis + 1), pooled.shape[1], ...shape.slice(axis + 2)]);
+  }
+  return y as tf.Tensor5D;
 }
 
 /**

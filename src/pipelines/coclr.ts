@@ -2,7 +2,7 @@
  * CoCLR's first stage on RGB (METHODS.md §3): InfoNCE per modality, the initialisation that the co-training cycles
  * start from. videos → decode two independent clips of 32 consecutive frames (short side 128) → per view: random
  * resized crop 128 (area [0.2, 1], aspect [3/4, 4/3]) + flip 0.5 → the "base" colour recipe → ImageNet normalisation
- * → batch → train (query + EMA key encoder, MLP head → 128, queue 2048, τ 0.07; Adam lr 1e-3, wd 1e-5, ×0.1 at
+ * → batch → train (S3D query + EMA key encoder, MLP head → 128, queue 2048, τ 0.07; Adam lr 1e-3, wd 1e-5, ×0.1 at
  * epochs 250 and 280 of 300).
  * The reference applies the whole base recipe (jitter p 0.8, channel gray p 0.2, blur p 0.5) with p 0.3 per view; here
  * each part is drawn independently with the product probability (0.24, 0.06, 0.15); gray copies one random channel.
@@ -70,7 +70,7 @@ function cycleSpec(o: CoclrOverrides & { cycle: "rgb" | "flow" }, size: number):
         modality: o.cycle,
         sampler: o.sampler,
         ...(o.init === undefined ? {} : { init: o.init }),
-        backbone: { name: o.backbone ?? "r2plus1d", width: o.width ?? 1, blocks: 1 },
+        backbone: { name: o.backbone ?? "s3d", width: o.width ?? 1, blocks: 1 },
         dim: 128,
         queueSize: 2048,
         temperature: 0.07,
@@ -104,7 +104,7 @@ export function coclrSpec(o: CoclrOverrides): Record<string, unknown> {
       { stage: "batch", size: o.batch ?? 16 },
     ],
     train: {
-      task: { kind: "infonce", ...(flow === undefined ? {} : { views: { query: "flow0", key: "flow1" } }), backbone: { name: o.backbone ?? "r2plus1d", width: o.width ?? 1, blocks: 1 }, dim: 128, queueSize: 2048, temperature: 0.07, momentum: 0.999, projection: "mlp" },
+      task: { kind: "infonce", ...(flow === undefined ? {} : { views: { query: "flow0", key: "flow1" } }), backbone: { name: o.backbone ?? "s3d", width: o.width ?? 1, blocks: 1 }, dim: 128, queueSize: 2048, temperature: 0.07, momentum: 0.999, projection: "mlp" },
       optimizer: { kind: "adam", lr: o.lr ?? 1e-3, weightDecay: 1e-5 },
       schedule: { kind: "multiStep", milestones: [250, 280], gamma: 0.1 },
       epochs: o.epochs ?? 300,

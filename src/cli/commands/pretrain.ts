@@ -16,7 +16,7 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --out RUN        run directory
   --epochs N       passes over the data          --steps N     stop after N optimiser steps
   --batch N        clips per step                 --lr X        base learning rate
-  --backbone B     c3d | r3d | r2plus1d           --width X     channel width multiplier (1 = published widths)
+  --backbone B     c3d | r3d | r2plus1d | s3d     --width X     channel width multiplier (1 = published widths)
   --size S         crop size (S×S)                --seed S      run seed (data order, augmentation, initialisation)
   --workers N      decode/kernel worker threads (0 = inline; default: one per core)
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
