@@ -29,14 +29,19 @@ export interface CoclrOverrides extends PipelineOverrides {
   init?: string | undefined;
   /** Stage 2: the other modality's run, frozen, that mines the positives. */
   sampler?: string | undefined;
+  /**
+   * Stage 2: the reference's quirk: the RGB colour recipe (jitter, channel gray, blur) also applied to the flow images,
+   * with the parameters of the clip's RGB view. Off by default (colour has no meaning for (u, v, 128) images).
+   */
+  flowColourQuirk?: boolean | undefined;
 }
 
 const imagenet = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 const flowScale = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
 
 /** The base colour recipe on RGB views (see the header for the probabilities). */
-function colourStages(size: number, views?: string[]): Record<string, unknown>[] {
-  const only = views === undefined ? {} : { views };
+function colourStages(size: number, views?: string[], shareAcrossViews?: "clip"): Record<string, unknown>[] {
+  const only = { ...(views === undefined ? {} : { views }), ...(shareAcrossViews === undefined ? {} : { shareAcrossViews }) };
   return [
     { stage: "colourJitter", ...only, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.24, grayscale: 0.06, grayMode: "channel" },
     { stage: "blur", ...only, kernelSize: 2 * Math.floor(size / 20) + 1, sigma: [0.1, 2], probability: 0.15 },
@@ -50,7 +55,9 @@ function flowStages(o: CoclrOverrides & { flow: string }, size: number, modaliti
     { stage: "videos", data: o.data, shuffle: true },
     { stage: "flowPair", ...source, numFrames: o.frames ?? 32, numClips: 2, modalities },
     { stage: "spatialAugment", crop: "randomResized", size: [size, size], scale: [0.2, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, shareAcrossViews: both ? "clip" : false },
-    ...(both ? [...colourStages(size, ["rgb"]), { stage: "normalize", views: ["rgb"], ...imagenet }, { stage: "normalize", views: ["flow"], ...flowScale }] : [{ stage: "normalize", ...flowScale }]),
+    ...(both
+      ? [...(o.flowColourQuirk === true ? colourStages(size, ["rgb", "flow"], "clip") : colourStages(size, ["rgb"])), { stage: "normalize", views: ["rgb"], ...imagenet }, { stage: "normalize", views: ["flow"], ...flowScale }]
+      : [{ stage: "normalize", ...flowScale }]),
     { stage: "batch", size: o.batch ?? 16 },
   ];
 }

@@ -83,7 +83,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
     if (cycle === undefined && (values.init !== undefined || values.sampler !== undefined)) {
       throw new ClipflowError("ConfigError", "--init and --sampler belong to a CoCLR cycle: add --cycle rgb|flow", { field: values.sampler !== undefined ? "--sampler" : "--init" });
     }
-    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf"), flow: stringFlag(values, "flow"), cycle, init: stringFlag(values, "init"), sampler: stringFlag(values, "sampler") });
+    raw = builtin({ ...overrides, data: overrides.data, gvf: stringFlag(values, "gvf"), flow: stringFlag(values, "flow"), cycle, init: stringFlag(values, "init"), sampler: stringFlag(values, "sampler"), flowColourQuirk: values["flow-colour-quirk"] === true });
   } else if (pipeline.endsWith(".json")) {
     let text: string;
     try {

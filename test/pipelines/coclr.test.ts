@@ -81,6 +81,17 @@ describe("CoCLR co-training cycles", () => {
     assert.notDeepEqual(end, start);
   });
 
+  it("the reference's colour-on-flow quirk (option): the colour recipe on RGB and flow, one draw per clip", async () => {
+    const quirk = spec({ steps: 1, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1"), flowColourQuirk: true });
+    const colour = quirk.stages.filter((stage) => stage.stage === "colourJitter" || stage.stage === "blur") as Array<{ views?: string[]; shareAcrossViews?: unknown }>;
+    assert.deepEqual(colour.map((stage) => [stage.views, stage.shareAcrossViews]), [[["rgb", "flow"], "clip"], [["rgb", "flow"], "clip"]]);
+    const plain = spec({ steps: 1, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") });
+    const plainColour = plain.stages.filter((stage) => stage.stage === "colourJitter") as Array<{ views?: string[] }>;
+    assert.deepEqual(plainColour.map((stage) => stage.views), [["rgb"]]);
+    const result = await pretrain({ spec: quirk, out: join(work, "cycle-quirk"), workers: 0, log: quiet, progress: false });
+    assert.equal(result.steps, 1);
+  });
+
   it("a warm-up step changes no weight: a cycle stopped while its queue fills holds the initial encoder", async () => {
     const out = join(work, "cycle-warm");
     await pretrain({ spec: spec({ steps: 2, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") }), out, workers: 0, log: quiet, progress: false });

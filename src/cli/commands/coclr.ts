@@ -25,6 +25,7 @@ encoder (DIR/cycle1-flow), and so on, each encoder starting from its previous ru
   --infonce-epochs N     stage-1 epochs (default 300)    --infonce-steps N   or stop each stage-1 run after N steps
   --cycle-epochs N       epochs per cycle run (default 100) --cycle-steps N  or stop each cycle run after N steps
   --batch --backbone --width --size --frames --lr --seed --workers   as for clipflow pretrain
+  --flow-colour-quirk    apply the RGB colour recipe to flow images in the cycles, as the reference does
   --resume               continue: finished runs are kept, an interrupted one resumes from its checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     "infonce-steps": { type: "string" },
     "cycle-epochs": { type: "string" },
     "cycle-steps": { type: "string" },
+    "flow-colour-quirk": { type: "boolean" },
     resume: { type: "boolean" },
   });
   if (values.help) {
@@ -53,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     infonce: { epochs: optionalIntFlag(values, "infonce-epochs", 1), steps: optionalIntFlag(values, "infonce-steps", 1) },
     perCycle: { epochs: optionalIntFlag(values, "cycle-epochs", 1), steps: optionalIntFlag(values, "cycle-steps", 1) },
     ...trainingOverrides(values),
+    flowColourQuirk: values["flow-colour-quirk"] === true,
   });
   // Every spec is built and validated before the first run starts (a bad flag fails now, not hours later).
   const specs = runs.map((r) => ({ ...r, dir: join(out, r.name), spec: parsePipelineSpec(coclrSpec(r.overrides)) }));

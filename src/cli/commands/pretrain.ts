@@ -27,6 +27,7 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --cycle M        CoCLR stage 2: one co-training cycle training M (rgb | flow) on RGB + flow views, with
   --sampler RUN      the other modality's run (frozen; mines the positives) and
   --init RUN         the run this encoder starts from (its stage-1 InfoNCE run or the previous cycle)
+  --flow-colour-quirk  in a cycle, apply the RGB colour recipe to flow images too, as the reference does
   --resume         continue RUN from its latest checkpoint`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -44,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     cycle: { type: "string" },
     init: { type: "string" },
     sampler: { type: "string" },
+    "flow-colour-quirk": { type: "boolean" },
     resume: { type: "boolean" },
   });
   if (values.help) {
