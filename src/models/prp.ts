@@ -18,7 +18,8 @@ import { targetTensor, viewTensor, type Task } from "./task.ts";
 /** The PRP evaluation feature (VCOP protocol): encoder output → maxpool(1,2,2) → flatten. CoCLR's: pooled average. */
 export function clipFeatures(feature: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D {
   if (protocol === "coclr") return globalAvgPool(feature);
-  const pooled = maxPool3d(feature, [1, 2, 2]);
+  // (a map already 1 pixel wide or high, e.g. S3D on 32×32 frames, is not pooled along that axis)
+  const pooled = maxPool3d(feature, [1, Math.min(2, feature.shape[2]), Math.min(2, feature.shape[3])]);
   return pooled.reshape([pooled.shape[0], -1]) as tf.Tensor2D;
 }
 
