@@ -116,7 +116,13 @@ function openVideo(uri: string): Opened {
     if (ret < 0) throw new ClipflowError("CorruptFile", `cannot read stream info: ${FFmpegError.strerror(ret)}`, { uri });
     const streamIndex = format.findBestStream(AVMEDIA_TYPE_VIDEO);
     const stream = streamIndex >= 0 ? format.streams?.[streamIndex] : undefined;
-    if (stream === undefined) throw new ClipflowError("NoVideoStream", "no video stream", { uri });
+    if (stream === undefined) {
+      // A container none of whose streams has a known codec did not get through its stream table (truncated or
+      // damaged: a cut MP4 header leaves a track of unknown type); one with real streams but no video is audio-only.
+      const known = (format.streams ?? []).filter((s) => s.codecpar.codecId !== 0);
+      if (known.length === 0) throw new ClipflowError("CorruptFile", "no stream with a known codec: the file is truncated or damaged", { uri });
+      throw new ClipflowError("NoVideoStream", "no video stream", { uri });
+    }
     const codec = Codec.findDecoder(stream.codecpar.codecId);
     if (codec === null) throw new ClipflowError("DecodeError", "no decoder for this codec", { uri });
     decoder = new CodecContext();
