@@ -70,6 +70,18 @@ test("frame-accurate: B-frames, open and long GOPs, all-intra, mpeg4/avi and a n
   }
 });
 
+test("non-reference frames outside the wanted set are skipped, and no wanted pixel changes: a sparse request equals the same frames of a full decode", () => {
+  for (const name of ["bframes.mp4", "opengop.mkv", "longgop.mp4"]) {
+    const uri = files[name] as string;
+    const sparse = [2, 9, 10, 23, 37, 41, 58];
+    const full = decodeLibav({ uri, indices: Array.from({ length: 60 }, (_, i) => i) });
+    const some = decodeLibav({ uri, indices: sparse });
+    const bytes = W * H * 3;
+    sparse.forEach((index, t) => assert.deepEqual(some.data.subarray(t * bytes, (t + 1) * bytes), full.data.subarray(index * bytes, (index + 1) * bytes), `${name}: frame ${index}`));
+    assert.deepEqual(some.pts, sparse.map((index) => full.pts[index]));
+  }
+});
+
 test("variable frame rate: frames are found by pts; a dropped frame is a typed error, never a neighbour", async () => {
   const uri = files["vfr.mkv"] as string;
   const info = libavInfo(uri);

@@ -10,6 +10,7 @@ import {
   AVERROR_EOF,
   AVMEDIA_TYPE_VIDEO,
   AVSEEK_FLAG_BACKWARD,
+  AV_NOPTS_VALUE,
   AV_LOG_QUIET,
   AV_PIX_FMT_GRAY8,
   AV_PIX_FMT_RGB24,
@@ -208,6 +209,19 @@ export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => 
       const target = startPts + BigInt(Math.floor(first * frameTicks));
       format.seekFrameSync(streamIndex, target, AVSEEK_FLAG_BACKWARD);
     }
+    // Frames that are neither wanted nor referenced by others need not be decoded: with a constant frame rate a
+    // packet's pts names its frame, so the decoder skips non-reference frames (x264's non-reference B-frames) outside
+    // the wanted set. (With a variable rate, indices count decoded frames, and every frame has to be decoded.)
+    const wantedSet = info.constantRate ? new Set(wanted) : undefined;
+    let skipping = false;
+    const skipUnwanted = (packetPts: bigint): void => {
+      if (wantedSet === undefined || packetPts === AV_NOPTS_VALUE) return;
+      const skip = !wantedSet.has(Math.round(Number(packetPts - startPts) / frameTicks));
+      if (skip !== skipping) {
+        decoder.setOption("skip_frame", skip ? "noref" : "default");
+        skipping = skip;
+      }
+    };
     let ordinal = 0;
     let found = 0;
     let position = 0;
@@ -253,6 +267,7 @@ export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => 
           eof = true;
           decoder.sendPacketSync(null);
         } else if (packet.streamIndex === streamIndex) {
+          skipUnwanted(packet.pts);
           const sent = decoder.sendPacketSync(packet);
           packet.unref();
           if (sent < 0 && sent !== AVERROR_EOF) throw new ClipflowError("CorruptFile", `decode failed: ${FFmpegError.strerror(sent)}`, { uri });
