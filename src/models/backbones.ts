@@ -145,7 +145,15 @@ function s3d(store: ParamStore, prefix: string, width: number): Backbone {
       sequential(unit(`${name}.b2a`, cin, w(b2r)), sepConv(store, `${n}.b2b`, w(b2r), w(b2), 3, 1)),
       sequential(pool([3, 3, 3], [1, 1, 1], [1, 1, 1]), unit(`${name}.b3b`, cin, w(b3))),
     ];
-    layers.push((x, training) => tf.concat(branches.map((branch) => branch(x, training)), 4) as tf.Tensor5D);
+    layers.push((x, training) => {
+      // concatenated on rank-2 views [N·T·H·W, C]: the gradient of a rank-5 concat (SplitV) takes wasm's slow generic
+      // path (a third of S3D's step before this)
+      const outs = branches.map((branch) => branch(x, training));
+      const [n, t, h, wd] = outs[0]!.shape;
+      const rows = n * t * h * wd;
+      const joined = tf.concat(outs.map((out) => out.reshape([rows, out.shape[4]])), 1);
+      return joined.reshape([n, t, h, wd, joined.shape[1]!]) as tf.Tensor5D;
+    });
     cin = w(b0) + w(b1) + w(b2) + w(b3);
   }
   return { forward: sequential(...layers), channels: cin, stride: { t: 8, s: 32 } };
