@@ -99,20 +99,36 @@ export interface MotionAttentionInput {
   poolStride?: number | undefined;
 }
 
+/** Source taps of bilinear resizing along one axis (align_corners = false, edges clamped): i0, i1 and the weight of i1. */
+function bilinearTaps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; frac: Float64Array } {
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const frac = new Float64Array(outSize);
+  for (let dst = 0; dst < outSize; dst++) {
+    const s = Math.max(0, (dst + 0.5) * (inSize / outSize) - 0.5);
+    const lo = Math.min(Math.floor(s), inSize - 1);
+    i0[dst] = lo;
+    i1[dst] = Math.min(lo + 1, inSize - 1);
+    frac[dst] = s - lo;
+  }
+  return { i0, i1, frac };
+}
+
 /** Bilinear resize of one channel plane (align_corners = false, edges clamped), as torch's interpolate. */
 function upsamplePlane(src: Float64Array, inH: number, inW: number, outH: number, outW: number): Float64Array {
   const out = new Float64Array(outH * outW);
-  const coord = (dst: number, inSize: number, outSize: number) => {
-    const s = Math.max(0, (dst + 0.5) * (inSize / outSize) - 0.5);
-    const i0 = Math.min(Math.floor(s), inSize - 1);
-    return [i0, Math.min(i0 + 1, inSize - 1), s - i0] as const;
-  };
+  const ys = bilinearTaps(inH, outH);
+  const xs = bilinearTaps(inW, outW);
   for (let y = 0; y < outH; y++) {
-    const [y0, y1, ly] = coord(y, inH, outH);
+    const r0 = (ys.i0[y] as number) * inW;
+    const r1 = (ys.i1[y] as number) * inW;
+    const ly = ys.frac[y] as number;
     for (let x = 0; x < outW; x++) {
-      const [x0, x1, lx] = coord(x, inW, outW);
-      const top = (src[y0 * inW + x0] as number) * (1 - lx) + (src[y0 * inW + x1] as number) * lx;
-      const bottom = (src[y1 * inW + x0] as number) * (1 - lx) + (src[y1 * inW + x1] as number) * lx;
+      const x0 = xs.i0[x] as number;
+      const x1 = xs.i1[x] as number;
+      const lx = xs.frac[x] as number;
+      const top = (src[r0 + x0] as number) * (1 - lx) + (src[r0 + x1] as number) * lx;
+      const bottom = (src[r1 + x0] as number) * (1 - lx) + (src[r1 + x1] as number) * lx;
       out[y * outW + x] = top * (1 - ly) + bottom * ly;
     }
   }
@@ -137,15 +153,24 @@ export function dpauCells(chunk: Uint8Array, shape: [number, number, number, num
       energy[i] = (energy[i] as number) + diff * diff;
     }
   }
+  // average pool as two box sums: along x for every row (rows × cells across), then along y
   const cells = new Float64Array(ph * pw * c);
   const scale = 1 / (3 * patch * patch);
+  const across = new Float64Array(h * pw * c);
+  for (let y = 0; y < h; y++) {
+    for (let cx = 0; cx < pw; cx++) {
+      for (let ch = 0; ch < c; ch++) {
+        let sum = 0;
+        for (let x = cx * stride; x < cx * stride + patch; x++) sum += energy[(y * w + x) * c + ch] as number;
+        across[(y * pw + cx) * c + ch] = sum;
+      }
+    }
+  }
   for (let cy = 0; cy < ph; cy++) {
     for (let cx = 0; cx < pw; cx++) {
       for (let ch = 0; ch < c; ch++) {
         let sum = 0;
-        for (let y = cy * stride; y < cy * stride + patch; y++) {
-          for (let x = cx * stride; x < cx * stride + patch; x++) sum += energy[(y * w + x) * c + ch] as number;
-        }
+        for (let y = cy * stride; y < cy * stride + patch; y++) sum += across[(y * pw + cx) * c + ch] as number;
         cells[(cy * pw + cx) * c + ch] = sum * scale;
       }
     }
