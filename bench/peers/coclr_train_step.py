@@ -8,15 +8,14 @@ Usage: /usr/bin/python3 bench/peers/coclr_train_step.py WIDTH BATCH FRAMES SIZE 
 """
 import copy
 import importlib.util
-import json
 import os
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from timing import report_steps
 
 torch.set_num_threads(2)
 spec = importlib.util.spec_from_file_location("s3d_reference", os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "scripts", "s3d_reference.py"))
@@ -65,12 +64,7 @@ def main():
                 pk.mul_(0.999).add_(pq, alpha=0.001)
         queue = torch.cat([k, queue[:-batch]], 0)
 
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    ms = (time.perf_counter() - t0) * 1000 / steps
-    print(json.dumps({"ms_per_step": ms, "ms_per_clip": ms / batch, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    report_steps(step, steps, batch)
 
 
 main()

@@ -4,14 +4,13 @@ same width multiplier, batch and clip size. CPU, 2 threads (OpenBLAS/oneDNN as D
 
 Usage: /usr/bin/python3 bench/peers/prp_train_step.py BACKBONE WIDTH BATCH SIZE STEPS  → one JSON line
 """
-import json
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from timing import report_steps
 
 torch.set_num_threads(2)
 
@@ -121,12 +120,7 @@ def main():
         loss.backward()
         opt.step()
 
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    ms = (time.perf_counter() - t0) * 1000 / steps
-    print(json.dumps({"ms_per_step": ms, "ms_per_clip": ms / batch, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    report_steps(step, steps, batch)
 
 
 main()
