@@ -219,7 +219,13 @@ const median25 = (() => {
     needed.add(op.b);
   }
   const loads = Array.from({ length: 25 }, (_, i) => `const r${i} = S${i % 5}[row + X${Math.floor(i / 5)}];`);
-  const body = kept.map((op) => `const r${op.out} = r${op.a} ${op.kind} r${op.b} ? r${op.a} : r${op.b};`);
+  // branchless min / max on order-preserving int32 keys of the floats: a branch per comparator mispredicts on noisy
+  // fields (4× slower than on smooth ones; translation flow is noise around a constant)
+  const body = kept.map((op) =>
+    op.kind === "<"
+      ? `const r${op.out} = r${op.b} ^ ((r${op.a} ^ r${op.b}) & -((r${op.a} < r${op.b}) | 0));`
+      : `const r${op.out} = r${op.a} ^ ((r${op.a} ^ r${op.b}) & -((r${op.a} < r${op.b}) | 0));`,
+  );
   const source = `
     for (let y = 0; y < height; y += 1) {
       const row = y * width;
@@ -231,29 +237,32 @@ const median25 = (() => {
       }
     }`;
   return new Function("S0", "S1", "S2", "S3", "S4", "out", "width", "height", source) as (
-    S0: Float32Array, S1: Float32Array, S2: Float32Array, S3: Float32Array, S4: Float32Array, out: Float32Array, width: number, height: number,
+    S0: Int32Array, S1: Int32Array, S2: Int32Array, S3: Int32Array, S4: Int32Array, out: Int32Array, width: number, height: number,
   ) => void;
 })();
 
 /** 5×5 median filter with replicated borders, in place (OpenCV's medianBlur(ksize 5) on float). */
 export function medianBlur5(plane: Plane): void {
   const { width, height, data } = plane;
-  const sorted = [0, 1, 2, 3, 4].map(() => new Float32Array(width * height)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  // float32 bits → int32 keys with the floats' order (negative floats: flip all but the sign bit); an involution
+  const keys = new Int32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < keys.length; i += 1) keys[i] = keys[i]! ^ ((keys[i]! >> 31) & 0x7fffffff);
+  const sorted = [0, 1, 2, 3, 4].map(() => new Int32Array(width * height)) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
   const [S0, S1, S2, S3, S4] = sorted;
   for (let y = 0; y < height; y += 1) {
     const [r0, r1, r2, r3, r4] = [-2, -1, 0, 1, 2].map((k) => Math.min(height - 1, Math.max(0, y + k)) * width) as [number, number, number, number, number];
     for (let x = 0; x < width; x += 1) {
-      // a 9-comparator sorting network for the column of five
-      let a = data[r0 + x]!, b = data[r1 + x]!, c = data[r2 + x]!, d = data[r3 + x]!, e = data[r4 + x]!, t: number;
-      if (a > b) { t = a; a = b; b = t; }
-      if (d > e) { t = d; d = e; e = t; }
-      if (c > e) { t = c; c = e; e = t; }
-      if (c > d) { t = c; c = d; d = t; }
-      if (a > d) { t = a; a = d; d = t; }
-      if (a > c) { t = a; a = c; c = t; }
-      if (b > e) { t = b; b = e; e = t; }
-      if (b > d) { t = b; b = d; d = t; }
-      if (b > c) { t = b; b = c; c = t; }
+      // a 9-comparator sorting network for the column of five, branchless (m = −(b < a) swaps a and b when set)
+      let a = keys[r0 + x]!, b = keys[r1 + x]!, c = keys[r2 + x]!, d = keys[r3 + x]!, e = keys[r4 + x]!, m: number, t: number;
+      m = -+(b < a); t = (a ^ b) & m; a ^= t; b ^= t;
+      m = -+(e < d); t = (d ^ e) & m; d ^= t; e ^= t;
+      m = -+(e < c); t = (c ^ e) & m; c ^= t; e ^= t;
+      m = -+(d < c); t = (c ^ d) & m; c ^= t; d ^= t;
+      m = -+(d < a); t = (a ^ d) & m; a ^= t; d ^= t;
+      m = -+(c < a); t = (a ^ c) & m; a ^= t; c ^= t;
+      m = -+(e < b); t = (b ^ e) & m; b ^= t; e ^= t;
+      m = -+(d < b); t = (b ^ d) & m; b ^= t; d ^= t;
+      m = -+(c < b); t = (b ^ c) & m; b ^= t; c ^= t;
       const i = y * width + x;
       S0[i] = a;
       S1[i] = b;
@@ -262,7 +271,8 @@ export function medianBlur5(plane: Plane): void {
       S4[i] = e;
     }
   }
-  median25(S0, S1, S2, S3, S4, data, width, height);
+  median25(S0, S1, S2, S3, S4, keys, width, height);
+  for (let i = 0; i < keys.length; i += 1) keys[i] = keys[i]! ^ ((keys[i]! >> 31) & 0x7fffffff);
 }
 
 /** Correlates rows then columns with a symmetric 1-D kernel (odd length), edges clamped. */
