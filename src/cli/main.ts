@@ -19,7 +19,7 @@ export const commands: Record<string, Command> = {
   pretrain: { summary: "pretrain with a pipeline (prp | vtdl | coclr (stage 1, or one cycle) | tsp | SPEC.json)", load: () => import("./commands/pretrain.ts") },
   coclr: { summary: "CoCLR's schedule: InfoNCE on RGB and flow, then co-training cycles", load: () => import("./commands/coclr.ts") },
   extract: { summary: "extract clip / video features to HDF5", load: () => import("./commands/extract.ts") },
-  eval: { summary: "retrieval or linear-probe evaluation of a checkpoint", load: () => import("./commands/eval.ts") },
+  eval: { summary: "retrieval, linear-probe or localisation evaluation of a checkpoint", load: () => import("./commands/eval.ts") },
   demo: { summary: "synth → pretrain → eval vs random init, on the embedded default data", load: () => import("./commands/demo.ts") },
   schema: { summary: "print the JSON Schema of pipeline specs", load: () => import("./commands/schema.ts") },
 };
