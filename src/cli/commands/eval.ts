@@ -1,4 +1,4 @@
-/** `clipflow eval retrieval|linear`: evaluates a run's encoder (or the same architecture untrained) on labelled videos. */
+/** `clipflow eval retrieval|linear|all|localisation`: evaluates a run's encoder (or the same architecture untrained). */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ClipflowError } from "../../core/errors.ts";
