@@ -14,7 +14,9 @@ import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { groupId } from "../../src/models/coclr.ts";
 import { coclrSchedule, coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
 import { evaluate } from "../../src/pipelines/evaluate.ts";
-import { pretrain } from "../../src/pipelines/pretrain.ts";
+import { buildTrainer, pretrain } from "../../src/pipelines/pretrain.ts";
+import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../../src/core/types.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
@@ -117,6 +119,23 @@ describe("CoCLR co-training cycles", () => {
     assert.equal(result.trainVideos, listed("trainlist01.txt"));
     assert.equal(result.testVideos, listed("testlist01.txt"));
     assert.equal(typeof result["R@1"], "number");
+  });
+
+  it("no tensor leaks: the count is stable from step to step once the optimiser's state exists", async () => {
+    const trainer = await buildTrainer(spec({ steps: 1, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") }));
+    await trainer.task.prepare?.(false);
+    const view = () => ({ data: Uint8Array.from({ length: 2 * 6 * 32 * 32 * 3 }, (_, i) => (i * 7) % 256), shape: [2, 6, 32, 32, 3], layout: "BTHWC" as const });
+    const batch: Batch = { keys: ["a", "b"], videoIds: ["a", "b"], views: { rgb0: view(), rgb1: view(), flow1: view() }, targets: {}, meta: [{ group: "A_g01" }, { group: "B_g02" }] };
+    const counts: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      trainer.step(batch);
+      counts.push(tf.memory().numTensors);
+    }
+    // steps 1–2 fill the queue of 4 (no update); step 3 creates Adam's moments; then nothing new
+    assert.deepEqual(counts.slice(3), [counts[2], counts[2], counts[2]]);
+    assert.equal(counts[0], counts[1]);
+    trainer.task.dispose();
+    trainer.optimizer.dispose();
   });
 
   it("sibling groups become exact float32 integers; no group is −1", () => {
