@@ -241,14 +241,19 @@ const median25 = (() => {
   ) => void;
 })();
 
+/** The sorted columns of the last plane size (TV-L1 filters planes of one size thousands of times: no garbage). */
+let columns: [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array] | undefined;
+
 /** 5×5 median filter with replicated borders, in place (OpenCV's medianBlur(ksize 5) on float). */
 export function medianBlur5(plane: Plane): void {
   const { width, height, data } = plane;
   // float32 bits → int32 keys with the floats' order (negative floats: flip all but the sign bit); an involution
   const keys = new Int32Array(data.buffer, data.byteOffset, data.length);
   for (let i = 0; i < keys.length; i += 1) keys[i] = keys[i]! ^ ((keys[i]! >> 31) & 0x7fffffff);
-  const sorted = [0, 1, 2, 3, 4].map(() => new Int32Array(width * height)) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
-  const [S0, S1, S2, S3, S4] = sorted;
+  if (columns === undefined || columns[0].length !== width * height) {
+    columns = [0, 1, 2, 3, 4].map(() => new Int32Array(width * height)) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  }
+  const [S0, S1, S2, S3, S4] = columns;
   for (let y = 0; y < height; y += 1) {
     const [r0, r1, r2, r3, r4] = [-2, -1, 0, 1, 2].map((k) => Math.min(height - 1, Math.max(0, y + k)) * width) as [number, number, number, number, number];
     for (let x = 0; x < width; x += 1) {
