@@ -17,7 +17,7 @@ import { infoNceLogits } from "../losses/nce.ts";
 import { minePositives, multiPositiveNce } from "../losses/coclr.ts";
 import { momentumUpdate } from "../memory/momentum.ts";
 import { FeatureQueue } from "../memory/queue.ts";
-import { taskConfig, type CoclrTaskConfig } from "./config.ts";
+import { taskConfig, taskModality, type CoclrTaskConfig } from "./config.ts";
 import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
 import { viewTensor, type Task } from "./task.ts";
@@ -34,12 +34,6 @@ export function groupId(group: unknown): number {
   return (hash >>> 0) & 0x7fffff;
 }
 
-/** The modality a contrastive checkpoint's encoder was trained on, from its recorded task config. */
-function modalityOf(task: { kind: string; modality?: Modality; views?: { query: string } }): Modality {
-  if (task.kind === "coclr" && task.modality !== undefined) return task.modality;
-  return task.views?.query.startsWith("flow") === true ? "flow" : "rgb";
-}
-
 /** Reads a contrastive (infonce or coclr) checkpoint: its encoder config, modality and tensors. */
 async function contrastiveCheckpoint(path: string, field: string) {
   const { dir, meta, state } = await readCheckpoint(path);
@@ -48,7 +42,7 @@ async function contrastiveCheckpoint(path: string, field: string) {
   if (!parsed.success || (parsed.data.kind !== "infonce" && parsed.data.kind !== "coclr")) {
     throw new ClipflowError("ConfigError", `${dir} is not a contrastive run (InfoNCE or CoCLR); its task is ${JSON.stringify((recorded as { kind?: string } | undefined)?.kind)}`, { uri: dir, field });
   }
-  return { dir, config: parsed.data, modality: modalityOf(parsed.data), state };
+  return { dir, config: parsed.data, modality: taskModality(parsed.data), state };
 }
 
 export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {

@@ -99,6 +99,12 @@ export const coclrTaskConfig = z.object({
 });
 export type CoclrTaskConfig = z.infer<typeof coclrTaskConfig>;
 
+/** The modality a task trains: a CoCLR cycle names it, InfoNCE by its query view (flow0 …), everything else RGB. */
+export function taskModality(task: { kind?: string; modality?: string; views?: { query?: string } } | undefined): "rgb" | "flow" {
+  if (task?.kind === "coclr") return task.modality === "flow" ? "flow" : "rgb";
+  return task?.views?.query?.startsWith("flow") === true ? "flow" : "rgb";
+}
+
 export const vtdlTaskConfig = z.object({
   kind: z.literal("vtdl"),
   ...contrastiveFields,

@@ -15,6 +15,7 @@ import { readCheckpoint } from "../io/checkpoint.ts";
 import * as tf from "@tensorflow/tfjs";
 import { compilePipelineSpec } from "../stages/index.ts";
 import { buildTrainer } from "./pretrain.ts";
+import { taskModality } from "../models/config.ts";
 
 export interface FeatureOptions {
   /** The run's spec (architecture and clip geometry). */
@@ -49,13 +50,6 @@ export interface ClipGeometry {
   flow?: { modality: "rgb" | "flow"; pair: Record<string, unknown>; crop: [number, number] | undefined };
 }
 
-/** The modality a spec's task trains: CoCLR cycles name it, InfoNCE by its query view, everything else RGB. */
-export function trainedModality(spec: PipelineSpec): "rgb" | "flow" {
-  const task = (spec.train as { task?: { kind?: string; modality?: string; views?: { query?: string } } } | undefined)?.task;
-  if (task?.kind === "coclr") return task.modality === "flow" ? "flow" : "rgb";
-  return task?.views?.query?.startsWith("flow") === true ? "flow" : "rgb";
-}
-
 export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   type Record_ = { stage: string; [field: string]: unknown };
   const stages = spec.stages as Record_[];
@@ -66,7 +60,7 @@ export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   const augment = stages.find((stage) => stage.stage === "spatialAugment");
   const crop = (augment?.size ?? sampler.crop) as [number, number] | undefined;
   if (sampler.stage === "flowPair") {
-    const modality = trainedModality(spec);
+    const modality = taskModality((spec.train as { task?: Parameters<typeof taskModality>[0] } | undefined)?.task);
     const { stage: _stage, id: _id, numClips: _clips, modalities: _modalities, start: _start, ...pair } = sampler;
     // The normalisation of this modality's views (a stage naming them, or one for every view).
     const normalize = stages.find((stage) => stage.stage === "normalize" && (stage.views === undefined || (stage.views as string[]).some((view) => view.startsWith(modality))));
