@@ -26,8 +26,11 @@ export interface Task {
   afterStep?(): void;
   /** Clip features for evaluation, [N, D]; no gradient, eval-mode BN. */
   features(clips: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D;
-  /** The heads' logits for a batch in eval mode (TSP: action, and region when the batch has its GVF), by head. */
-  heads?(batch: Batch): Record<string, tf.Tensor2D>;
+  /**
+   * One eval-mode pass for a batch: the pooled clip features (as `features(…, "coclr")`) and the heads' logits by head
+   * (TSP: action, and region when the batch has its GVF).
+   */
+  heads?(batch: Batch): { features: tf.Tensor2D; logits: Record<string, tf.Tensor2D> };
   /** Extra tensors saved in checkpoints (queues, momentum encoders), by name. */
   stateTensors(): Map<string, tf.Variable>;
   /** Extra scalars saved in checkpoints (queue pointers ...). */

@@ -39,7 +39,7 @@ export function createTspTask(config: TspTaskConfig, rng: Rng): Task {
       const f = globalAvgPool(backbone.forward(viewTensor(batch, "rgb"), false));
       const logits: Record<string, tf.Tensor2D> = { action: action(f) };
       if (region !== undefined && batch.targets.gvf !== undefined) logits.region = region(tf.concat([f, targetTensor(batch, "gvf") as tf.Tensor2D], 1) as tf.Tensor2D);
-      return logits;
+      return { features: f, logits };
     },
     stateTensors: () => new Map(),
     stateScalars: () => ({}),

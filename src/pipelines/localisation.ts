@@ -103,14 +103,14 @@ export async function evaluateLocalisation(options: LocalisationOptions): Promis
         (value: unknown) => {
           const batch = value as Batch;
           tf.tidy(() => {
-            const x = viewTensor(batch, "rgb");
-            const features = task.features(x, "coclr").arraySync();
-            set.features.push(...features.map((row) => Float32Array.from(row)));
-            if (gvf !== undefined) {
-              const region = task.heads?.(batch).region;
-              if (region === undefined) throw new ClipflowError("ConfigError", `--gvf scores a region head, and this ${task.kind} run has none (TAC)`, { field: "--gvf" });
-              set.predicted.push(...(tf.argMax(region, 1).arraySync() as number[]));
+            // with GVF the heads' pass gives the features too (one backbone pass per batch)
+            const scored = gvf === undefined ? undefined : task.heads?.(batch);
+            if (gvf !== undefined && scored?.logits.region === undefined) {
+              throw new ClipflowError("ConfigError", `--gvf scores a region head, and this ${task.kind} run has none (TAC)`, { field: "--gvf" });
             }
+            const features = (scored?.features ?? task.features(viewTensor(batch, "rgb"), "coclr")).arraySync();
+            set.features.push(...features.map((row) => Float32Array.from(row)));
+            if (scored?.logits.region !== undefined) set.predicted.push(...(tf.argMax(scored.logits.region, 1).arraySync() as number[]));
           });
           set.regions.push(...Array.from(batch.targets.region!.data, Number));
         },
