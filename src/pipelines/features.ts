@@ -50,6 +50,18 @@ export interface ClipGeometry {
   flow?: { modality: "rgb" | "flow"; pair: Record<string, unknown>; crop: [number, number] | undefined };
 }
 
+/**
+ * The fields of a spec's normalisation stage (mean, std, scale) for evaluation clips: the one for `modality`'s views
+ * when the spec normalises modalities apart (a stage naming them), else the stage for every view.
+ */
+export function normalizationOf(spec: PipelineSpec, modality?: "rgb" | "flow"): Record<string, unknown> | undefined {
+  const stages = spec.stages as Array<{ stage: string; views?: string[]; [field: string]: unknown }>;
+  const normalize = stages.find((stage) => stage.stage === "normalize" && (modality === undefined || stage.views === undefined || stage.views.some((view) => view.startsWith(modality))));
+  if (normalize === undefined) return undefined;
+  const { stage: _stage, views: _views, id: _id, ...fields } = normalize;
+  return fields;
+}
+
 export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   type Record_ = { stage: string; [field: string]: unknown };
   const stages = spec.stages as Record_[];
@@ -62,10 +74,7 @@ export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   if (sampler.stage === "flowPair") {
     const modality = taskModality((spec.train as { task?: Parameters<typeof taskModality>[0] } | undefined)?.task);
     const { stage: _stage, id: _id, numClips: _clips, modalities: _modalities, start: _start, ...pair } = sampler;
-    // The normalisation of this modality's views (a stage naming them, or one for every view).
-    const normalize = stages.find((stage) => stage.stage === "normalize" && (stage.views === undefined || (stage.views as string[]).some((view) => view.startsWith(modality))));
-    const { stage: _n, views: _views, id: _nid, ...rest } = normalize ?? { stage: "" };
-    return { decode: {}, normalize: normalize === undefined ? undefined : rest, flow: { modality, pair, crop } };
+    return { decode: {}, normalize: normalizationOf(spec, modality), flow: { modality, pair, crop } };
   }
   const decode: Record<string, unknown> = {
     numFrames: sampler.numFrames ?? sampler.clipFrames ?? 16,
@@ -75,10 +84,7 @@ export function clipGeometry(spec: PipelineSpec): ClipGeometry {
     ...(sampler.shortSide === undefined ? {} : { shortSide: sampler.shortSide }),
     ...(crop === undefined ? {} : { crop }),
   };
-  const normalize = stages.find((stage) => stage.stage === "normalize");
-  if (normalize === undefined) return { decode, normalize: undefined };
-  const { stage: _stage, views: _views, id: _id, ...rest } = normalize;
-  return { decode, normalize: rest };
+  return { decode, normalize: normalizationOf(spec) };
 }
 
 export async function extractFeatures(options: FeatureOptions): Promise<VideoFeatures> {

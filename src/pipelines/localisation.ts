@@ -22,6 +22,7 @@ import { viewTensor } from "../models/task.ts";
 import { compilePipelineSpec } from "../stages/index.ts";
 import { specOfCheckpoint } from "./evaluate.ts";
 import { buildTrainer } from "./pretrain.ts";
+import { normalizationOf } from "./features.ts";
 
 export interface LocalisationOptions {
   checkpoint: string;
@@ -71,9 +72,7 @@ function segmentGeometry(spec: PipelineSpec): { sample: Record<string, unknown>;
   }
   const { stage: _s, id: _i, clipsPerSegment: _c, mode: _m, ...sample } = sampler;
   const crop = stages.find((stage) => stage.stage === "spatialAugment")?.size;
-  const normalize = stages.find((stage) => stage.stage === "normalize");
-  const { stage: _n, id: _ni, views: _v, ...rest } = normalize ?? { stage: "" };
-  return { sample, crop, normalize: normalize === undefined ? undefined : rest };
+  return { sample, crop, normalize: normalizationOf(spec) };
 }
 
 export async function evaluateLocalisation(options: LocalisationOptions): Promise<Record<string, unknown>> {
