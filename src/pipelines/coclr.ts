@@ -14,7 +14,7 @@
  * indices; crop and flip shared by the views of a clip), the colour recipe on RGB only, each modality normalised its
  * own way; the task trains `cycle` from `init` with positives mined by the frozen `sampler` of the other modality
  * (second queue, siblings, top-5, self-drop 0.9; no step until the queue is full), Adam lr 1e-3, ×0.1 at 80 of 100
- * epochs (see `coclrCycles` for the whole alternation).
+ * epochs (see `coclrSchedule` for the whole alternation).
  */
 import { join } from "node:path";
 import { ClipflowError } from "../core/errors.ts";

@@ -59,12 +59,13 @@ export async function run(argv: string[]): Promise<number> {
   });
   // Every spec is built and validated before the first run starts (a bad flag fails now, not hours later).
   const specs = runs.map((r) => ({ ...r, dir: join(out, r.name), spec: parsePipelineSpec(coclrSpec(r.overrides)) }));
+  const workers = optionalIntFlag(values, "workers");
   const { signal, dispose } = interruptSignal();
   try {
     for (const [i, r] of specs.entries()) {
       const resume = values.resume === true && existsSync(join(r.dir, "checkpoints", "latest.json"));
       process.stderr.write(`[${i + 1}/${specs.length}] ${r.name}${resume ? " (resuming)" : ""} → ${r.dir}\n`);
-      const result = await pretrain({ spec: r.spec, out: r.dir, resume, workers: optionalIntFlag(values, "workers"), signal });
+      const result = await pretrain({ spec: r.spec, out: r.dir, resume, workers, signal });
       await writeReport(r.dir);
       process.stdout.write(`${r.name}: ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, ${result.clipsPerSecond.toFixed(1)} clips/s\n`);
       if (result.status === "cancelled") {
