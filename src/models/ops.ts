@@ -208,7 +208,8 @@ function maxAlong(x: tf.Tensor3D, k: number, s: number, p: number): tf.Tensor3D 
  * Max pooling with any window, stride and padding (PyTorch's MaxPool3d, floor mode, implicit −∞ padding), as three
  * one-axis passes (a box maximum is separable) of shifted slices and element-wise maxima: every piece has a gradient
  * on wasm, so overlapping windows (S3D's 3×3×3 stride 1 and 1×3×3 stride 2) train without MaxPool3DGrad. The gradient
- * of an output goes to one input that holds its window's maximum.
+ * of an output goes to one input that holds its window's maximum. (`maxPool3d` stays for window = stride: XNNPACK's
+ * 2D pooling is faster there, and C3D/R3D pool on their hot path.)
  */
 export function maxPool3dStrided(x: tf.Tensor5D, window: Triple, stride: Triple, pad: Triple): tf.Tensor5D {
   let y: tf.Tensor = x;
