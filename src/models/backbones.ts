@@ -9,7 +9,8 @@
  *   k×1×1, each with BN + ReLU) and Inception blocks with I3D's widths, ending at 1024 channels; 32×128×128 gives
  *   [N, 4, 4, 4, 1024]. Overlapping max pools use `maxPool3dStrided`.
  * For 16×112×112 at width 1 the first three give 512×2×7×7 (as [N, 2, 7, 7, 512]). The ResNets' stem parameters are in
- * optimiser group "stem" (TSP freezes it with `groups: { stem: 0 }`); C3D's first conv stays in "default".
+ * optimiser group "stem" (TSP freezes it with `groups: { stem: 0 }`); C3D's first conv stays in "default". A backbone's
+ * input is data: its first convolution computes no input gradient (`dataInput`).
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchNormLayer, conv3dBnRelu, conv3dLayer, sequential, type Layer } from "./layers.ts";
@@ -33,7 +34,7 @@ function c3d(store: ParamStore, prefix: string, width: number): Backbone {
   const w = (c: number) => scaled(c, width);
   let cin = 3;
   const unit = (name: string, cout: number): Layer => {
-    const layer = conv3dBnRelu(store, `${prefix}.${name}`, { cin, cout, kernel: [3, 3, 3], pad: [1, 1, 1] });
+    const layer = conv3dBnRelu(store, `${prefix}.${name}`, { cin, cout, kernel: [3, 3, 3], pad: [1, 1, 1], dataInput: name === "conv1" });
     cin = cout;
     return layer;
   };
@@ -83,9 +84,9 @@ function resnet(store: ParamStore, prefix: string, kind: "r3d" | "r2plus1d", wid
   const w = (c: number) => scaled(c, width);
   const stem: Layer =
     kind === "r3d"
-      ? conv3dBnRelu(store, `${prefix}.stem`, { cin: 3, cout: w(64), kernel: [3, 7, 7], stride: [1, 2, 2], pad: [1, 3, 3], group: "stem" })
+      ? conv3dBnRelu(store, `${prefix}.stem`, { cin: 3, cout: w(64), kernel: [3, 7, 7], stride: [1, 2, 2], pad: [1, 3, 3], group: "stem", dataInput: true })
       : sequential(
-          conv3dBnRelu(store, `${prefix}.stem.spatial`, { cin: 3, cout: w(45), kernel: [1, 7, 7], stride: [1, 2, 2], pad: [0, 3, 3], group: "stem" }),
+          conv3dBnRelu(store, `${prefix}.stem.spatial`, { cin: 3, cout: w(45), kernel: [1, 7, 7], stride: [1, 2, 2], pad: [0, 3, 3], group: "stem", dataInput: true }),
           conv3dBnRelu(store, `${prefix}.stem.temporal`, { cin: w(45), cout: w(64), kernel: [3, 1, 1], pad: [1, 0, 0], group: "stem" }),
         );
   const layers: Layer[] = [stem];
@@ -101,11 +102,11 @@ function resnet(store: ParamStore, prefix: string, kind: "r3d" | "r2plus1d", wid
 }
 
 /** S3D's separable convolution: 1×k×k (stride 1×s×s) + BN + ReLU, then k×1×1 (stride s×1×1) + BN + ReLU. */
-function sepConv(store: ParamStore, name: string, cin: number, cout: number, k: number, s: number, group?: string): Layer {
+function sepConv(store: ParamStore, name: string, cin: number, cout: number, k: number, s: number, group?: string, dataInput = false): Layer {
   const p = Math.floor(k / 2);
   const g = group === undefined ? {} : { group };
   return sequential(
-    conv3dBnRelu(store, `${name}.spatial`, { cin, cout, kernel: [1, k, k], stride: [1, s, s], pad: [0, p, p], ...g }),
+    conv3dBnRelu(store, `${name}.spatial`, { cin, cout, kernel: [1, k, k], stride: [1, s, s], pad: [0, p, p], dataInput, ...g }),
     conv3dBnRelu(store, `${name}.temporal`, { cin: cout, cout, kernel: [k, 1, 1], stride: [s, 1, 1], pad: [p, 0, 0], ...g }),
   );
 }
@@ -128,7 +129,7 @@ function s3d(store: ParamStore, prefix: string, width: number): Backbone {
   const unit = (name: string, cin: number, cout: number) => conv3dBnRelu(store, `${prefix}.${name}`, { cin, cout, kernel: [1, 1, 1] });
   const pool = (window: Triple, stride: Triple, pad: Triple): Layer => (x) => maxPool3dStrided(x, window, stride, pad);
   const layers: Layer[] = [
-    sepConv(store, `${prefix}.conv1a`, 3, w(64), 7, 2, "stem"),
+    sepConv(store, `${prefix}.conv1a`, 3, w(64), 7, 2, "stem", true),
     pool([1, 3, 3], [1, 2, 2], [0, 1, 1]),
     unit("conv2b", w(64), w(64)),
     sepConv(store, `${prefix}.conv2c`, w(64), w(192), 3, 1),

@@ -16,6 +16,8 @@ export interface ConvOptions {
   pad?: Triple;
   bias?: boolean;
   group?: string;
+  /** The layer's input is data (a backbone's first convolution): no input gradient is computed. */
+  dataInput?: boolean;
 }
 
 export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): Layer {
@@ -25,7 +27,7 @@ export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): La
   const stride = o.stride ?? [1, 1, 1];
   const pad = o.pad ?? [0, 0, 0];
   return (x) => {
-    const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad);
+    const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad, o.dataInput !== true);
     return bias === undefined ? y : (tf.add(y, bias) as tf.Tensor5D);
   };
 }

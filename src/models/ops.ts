@@ -16,20 +16,26 @@ export type Triple = [number, number, number];
 
 type CustomGrad = Parameters<typeof tf.customGrad>[0];
 
-/** Inserts s−1 zeros between elements along axes 1 and 2 of an NHWC tensor (the "dilated" gradient of a strided conv). */
+/**
+ * Inserts s−1 zeros after every element along axes 1 and 2 of an NHWC tensor (the "dilated" gradient of a strided
+ * conv), trailing zeros included: [n, h·sh, w·sw, c]. The caller's padding absorbs the trailing s−1 (a rank-4 slice to
+ * drop them costs as much as the pad on wasm).
+ */
 function dilateSpatial(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, h, w, c] = dy.shape;
   const spread = tf.pad(dy.reshape([n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return spread.reshape([n, h * sh, w * sw, c]).slice([0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+  return spread.reshape([n, h * sh, w * sw, c]);
 }
 
 /**
  * Unpadded 2D convolution y = x ⋆ w with stride (sh, sw), whose gradients are forward convolutions:
  * dx = (dilated dy, zero-padded by k−1) ⋆ (w flipped in space, in/out swapped); dw = xᵀ ⋆ dyᵀ with dilation = stride
  * (batch and channels swap roles), cropped to the kernel size.
+ * `inputGradient: false` (a network's first layer, whose input is data) returns zeros for dx instead of computing it:
+ * a custom gradient is evaluated eagerly for every input, and the stem's dx was a quarter of a small network's step.
  */
-export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.Tensor4D {
+export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1, inputGradient = true): tf.Tensor4D {
   const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const x4 = xIn as tf.Tensor4D;
     const w4 = wIn as tf.Tensor4D;
@@ -42,13 +48,7 @@ export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.
         const dy4 = dy as tf.Tensor4D;
         const [, hp, wp, cin] = xs.shape;
         const [kh, kw, , cout] = ws.shape;
-        const [, ho, wo] = dy4.shape;
-        const spread = dilateSpatial(dy4, sh, sw);
-        const extraH = hp - ((ho - 1) * sh + kh);
-        const extraW = wp - ((wo - 1) * sw + kw);
-        const padded = tf.pad(spread, [[0, 0], [kh - 1, kh - 1 + extraH], [kw - 1, kw - 1 + extraW], [0, 0]]);
-        const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]);
-        const dx = tf.conv2d(padded, flipped as tf.Tensor4D, 1, "valid");
+        const dx = inputGradient ? inputGrad(dy4, ws, hp, wp, sh, sw) : tf.zerosLike(xs);
         const xT = tf.transpose(xs, [3, 1, 2, 0]);
         const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
         const full = tf.conv2d(xT as tf.Tensor4D, dyT as tf.Tensor4D, 1, "valid", "NHWC", [sh, sw]);
@@ -58,6 +58,25 @@ export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, sh = 1, sw = 1): tf.
     };
   }) as unknown as CustomGrad);
   return op(x, w) as tf.Tensor4D;
+}
+
+/** dx of conv2dValid: the dilated dy, padded to (hp + kh − 1) × (wp + kw − 1), convolved with the flipped filter. */
+function inputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, hp: number, wp: number, sh: number, sw: number): tf.Tensor4D {
+  const [kh, kw] = w.shape;
+  const [, ho, wo] = dy.shape;
+  let spread = dilateSpatial(dy, sh, sw);
+  // below and right of the spread's own trailing zeros: hp + kh − 1 = (kh − 1) + ho·sh + after (negative: crop instead)
+  let afterH = hp - ho * sh;
+  let afterW = wp - wo * sw;
+  if (afterH < 0 || afterW < 0) {
+    const [n, h, w2, c] = spread.shape;
+    spread = spread.slice([0, 0, 0, 0], [n, h + Math.min(0, afterH), w2 + Math.min(0, afterW), c]);
+    afterH = Math.max(0, afterH);
+    afterW = Math.max(0, afterW);
+  }
+  const padded = tf.pad(spread, [[0, 0], [kh - 1, afterH], [kw - 1, afterW], [0, 0]]);
+  const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
+  return tf.conv2d(padded, flipped as tf.Tensor4D, 1, "valid");
 }
 
 /**
@@ -101,9 +120,10 @@ export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
 /**
  * 3D convolution, NDHWC input [N,T,H,W,Cin], filter in clipflow's folded layout [kh,kw,kt,Cin,Cout] (so that the
  * wasm path needs no filter transpose: wasm's rank-5 transpose costs 0.35 s for a 512×512×27 filter), zero padding
- * (pt,ph,pw) on both sides. Matches PyTorch's Conv3d (cross-correlation) up to float rounding.
+ * (pt,ph,pw) on both sides. Matches PyTorch's Conv3d (cross-correlation) up to float rounding. `inputGradient: false`
+ * when x is data (a backbone's first layer): its gradient is then zeros, not computed (see conv2dValid).
  */
-export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0]): tf.Tensor5D {
+export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0], inputGradient = true): tf.Tensor5D {
   const [st, sh, sw] = stride;
   const padded = pad3d(x, pad);
   if (activeBackend().nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
@@ -115,14 +135,14 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1
     let sum: tf.Tensor4D | undefined;
     for (let dt = 0; dt < kt; dt += 1) {
       const filter = taps.slice([0, dt, 0], [kh * kw, 1, cin * cout]).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
-      const y = conv2dValid(framesAsRows(padded, dt, st, to).reshape([n * to, hp, wp, cin]), filter, sh, sw);
+      const y = conv2dValid(framesAsRows(padded, dt, st, to).reshape([n * to, hp, wp, cin]), filter, sh, sw, inputGradient);
       sum = sum === undefined ? y : (tf.add(sum, y) as tf.Tensor4D);
     }
     const [, ho, wo] = sum!.shape;
     return sum!.reshape([n, to, ho, wo, cout]);
   }
   const rows = foldTaps(padded, kt, st, to);
-  const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw);
+  const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw, inputGradient);
   const [, ho, wo] = y.shape;
   return y.reshape([n, to, ho, wo, cout]);
 }

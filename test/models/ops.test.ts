@@ -30,6 +30,7 @@ describe("conv3d through folded conv2d", () => {
     { name: "3×7×7 stem stride (1,2,2)", x: [1, 4, 13, 11, 3], k: [3, 7, 7, 3, 5], stride: [1, 2, 2], pad: [1, 3, 3] },
     { name: "3×3×3 stride 2 (odd sizes)", x: [2, 7, 9, 9, 2], k: [3, 3, 3, 2, 3], stride: [2, 2, 2], pad: [1, 1, 1] },
     { name: "1×1×1 stride 2 shortcut", x: [2, 6, 8, 8, 4], k: [1, 1, 1, 4, 6], stride: [2, 2, 2], pad: [0, 0, 0] },
+    { name: "1×1×1 stride 2 shortcut, odd sizes", x: [1, 5, 7, 9, 4], k: [1, 1, 1, 4, 3], stride: [2, 2, 2], pad: [0, 0, 0] },
     { name: "3×1×1 temporal", x: [2, 6, 5, 5, 4], k: [3, 1, 1, 4, 3], stride: [1, 1, 1], pad: [1, 0, 0] },
     { name: "3×1×1 temporal stride 2", x: [1, 8, 3, 3, 4], k: [3, 1, 1, 4, 3], stride: [2, 1, 1], pad: [1, 0, 0] },
     { name: "1×3×3 spatial stride (1,2,2)", x: [2, 3, 8, 8, 3], k: [1, 3, 3, 3, 5], stride: [1, 2, 2], pad: [0, 1, 1] },
@@ -68,6 +69,31 @@ describe("conv3d through folded conv2d", () => {
       assert.equal(tf.memory().numTensors, before, "no tensor leaks");
     });
   }
+});
+
+describe("conv3d on data (inputGradient false)", () => {
+  it("gives the same value and filter gradient, and zeros for the input gradient", () => {
+    const x = random([2, 4, 9, 9, 3], 5) as tf.Tensor5D;
+    const w = random([7, 7, 3, 3, 4], 6) as tf.Tensor5D;
+    const before = tf.memory().numTensors;
+    const run = (inputGradient: boolean) =>
+      tf.tidy(() => {
+        const f = (xi: tf.Tensor, wi: tf.Tensor) => conv3d(xi as tf.Tensor5D, wi as tf.Tensor5D, [1, 2, 2], [1, 3, 3], inputGradient);
+        const y = f(x, w);
+        const probe = random([...y.shape], 7);
+        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), probe)))([x, w]);
+        return [y, gx!, gw!];
+      });
+    const [y1, gx1, gw1] = run(true);
+    const [y0, gx0, gw0] = run(false);
+    assert.deepEqual(Array.from(y0!.dataSync()), Array.from(y1!.dataSync()));
+    assert.deepEqual(Array.from(gw0!.dataSync()), Array.from(gw1!.dataSync()));
+    assert.ok(scaleOf(gx1!) > 0.1);
+    assert.equal(scaleOf(gx0!), 0);
+    tf.dispose([y1!, gx1!, gw1!, y0!, gx0!, gw0!]);
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([x, w]);
+  });
 });
 
 describe("conv2dValid gradient", () => {
