@@ -49,7 +49,7 @@ interface Appearance {
   stripes: number;
 }
 
-interface Motion {
+export interface Motion {
   cls: MotionClass;
   size: number;
   speed: number;
@@ -74,7 +74,7 @@ function drawAppearance(rng: Rng): Appearance {
   };
 }
 
-function drawMotion(rng: Rng, cls: MotionClass): Motion {
+export function drawMotion(rng: Rng, cls: MotionClass): Motion {
   return {
     cls,
     size: rng.uniform(0.12, 0.22),
@@ -90,26 +90,34 @@ function drawMotion(rng: Rng, cls: MotionClass): Motion {
 const triangle = (u: number): number => (2 / Math.PI) * Math.asin(Math.sin(u));
 
 /**
- * Object pose at time t (seconds): centre (fractions of the frame), scale factor, rotation angle. At speed 1 every class
- * moves its pixels at a similar rate (about 0.45 frame widths per second at the object's edge), and speeds vary by less
- * than 2× between videos, so that a clip's playback rate can be told from its motion (PRP's pretext), whatever the class.
+ * Object pose at time t (seconds): centre (fractions of the frame), scale factor, rotation angle. Every class moves
+ * the object's edge at the same speed, EDGE_SPEED frame widths per second times the video's speed (0.8–1.25): spin and
+ * zoom rates are divided by the object's size, and every back-and-forth motion is a triangle wave (constant speed
+ * between turning points). Pixel speed then tells a clip's playback rate (PRP's pretext) whatever the class and size:
+ * 2× apart for neighbouring rates, against 1.56× between the slowest and fastest video. (When spin and zoom turned at
+ * fixed rates, the edge speed spread 4.4× across videos, rates 1, 2 and 4 overlapped, and no network learnt them.)
  */
-function pose(motion: Motion, t: number, moving: boolean): { x: number; y: number; scale: number; angle: number } {
-  const { cls, speed, phase, cx, cy, direction } = motion;
-  const s = moving ? t * speed : 0;
+export const EDGE_SPEED = 0.45;
+
+export function pose(motion: Motion, t: number, moving: boolean): { x: number; y: number; scale: number; angle: number } {
+  const { cls, speed, phase, cx, cy, direction, size } = motion;
+  const travel = moving ? t * speed * EDGE_SPEED : 0; // frame widths the edge has moved
+  // a triangle wave of amplitude A moves at (2/π)·A per radian: this many radians cover `travel` at amplitude A
+  const wave = (amplitude: number) => (travel * Math.PI) / (2 * amplitude);
   switch (cls) {
     case "Slide":
-      return { x: 0.5 + 0.3 * triangle(phase + direction * s * 2.4), y: cy, scale: 1, angle: 0 };
+      return { x: 0.5 + 0.3 * triangle(phase + direction * wave(0.3)), y: cy, scale: 1, angle: 0 };
     case "Rise":
-      return { x: cx, y: 0.5 + 0.3 * triangle(phase + direction * s * 2.4), scale: 1, angle: 0 };
+      return { x: cx, y: 0.5 + 0.3 * triangle(phase + direction * wave(0.3)), scale: 1, angle: 0 };
     case "Spin":
-      return { x: cx, y: cy, scale: 1, angle: phase + direction * s * 3 };
+      return { x: cx, y: cy, scale: 1, angle: phase + (direction * travel) / size };
     case "Zoom":
-      return { x: cx, y: cy, scale: 1.2 + 0.6 * triangle(phase + s * 5), angle: 0 };
+      // the edge sits at size·scale: the scale swings by ±0.6 at (2/π)·0.6 per radian
+      return { x: cx, y: cy, scale: 1.2 + 0.6 * triangle(phase + wave(0.6 * size)), angle: 0 };
     case "Orbit":
-      return { x: 0.5 + 0.25 * Math.cos(phase + direction * s * 1.8), y: 0.5 + 0.25 * Math.sin(phase + direction * s * 1.8), scale: 1, angle: 0 };
+      return { x: 0.5 + 0.25 * Math.cos(phase + (direction * travel) / 0.25), y: 0.5 + 0.25 * Math.sin(phase + (direction * travel) / 0.25), scale: 1, angle: 0 };
     case "Shake":
-      return { x: cx + 0.08 * Math.sin(phase + s * 8), y: cy, scale: 1, angle: 0 };
+      return { x: cx + 0.08 * triangle(phase + wave(0.08)), y: cy, scale: 1, angle: 0 };
   }
 }
 

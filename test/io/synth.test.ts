@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { openDataset } from "../../src/io/datasets.ts";
 import { decodeLibav, libavInfo } from "../../src/io/decoders/libav.ts";
-import { motionClasses, synthesize } from "../../src/io/synth.ts";
+import { drawMotion, EDGE_SPEED, motionClasses, pose, synthesize } from "../../src/io/synth.ts";
+import { rngFromString } from "../../src/core/rng.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
 
 test("actions: class folders of real H.264 videos, UCF101-style names, classInd and split lists by group", async () => {
@@ -53,4 +54,31 @@ test("untrimmed: action segments between static stretches, annotations tile each
     assert.equal(info.frames, video.meta?.frames);
     assert.equal(info.fps, video.meta?.fps);
   }
+});
+
+test("every class moves the object's edge at EDGE_SPEED × the video's speed, whatever its size (PRP's rate is in the pixels)", () => {
+  const dt = 1e-4;
+  for (const cls of motionClasses) {
+    for (let n = 0; n < 5; n++) {
+      const motion = drawMotion(rngFromString(`edge:${cls}:${n}`), cls);
+      const speeds: number[] = [];
+      for (let k = 0; k < 200; k++) {
+        const t = k * 0.0153;
+        const a = pose(motion, t, true);
+        const b = pose(motion, t + dt, true);
+        // the edge point farthest from the centre along the motion: translation + radius × (rotation or scaling) rates
+        const translation = Math.hypot(b.x - a.x, b.y - a.y);
+        const radius = motion.size * a.scale;
+        speeds.push((translation + radius * Math.abs(b.angle - a.angle) + motion.size * Math.abs(b.scale - a.scale)) / dt);
+      }
+      speeds.sort((x, y) => x - y);
+      const median = speeds[speeds.length >> 1]!;
+      const expected = EDGE_SPEED * motion.speed;
+      assert.ok(Math.abs(median - expected) < 0.01 * expected, `${cls} #${n}: edge speed ${median.toFixed(4)} vs ${expected.toFixed(4)} (size ${motion.size.toFixed(3)})`);
+      assert.ok(motion.speed >= 0.8 && motion.speed <= 1.25);
+    }
+  }
+  // a still object does not move
+  const still = drawMotion(rngFromString("edge:still"), "Spin");
+  assert.deepEqual(pose(still, 0.7, false), pose(still, 1.3, false));
 });
