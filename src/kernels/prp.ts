@@ -89,6 +89,33 @@ export function prpTarget(input: PrpTargetInput): { target: Float32Array; flags:
   return { target, flags, shape: [out, h, w, c] };
 }
 
+/** `prpTarget` as bytes (×255): real frames copied, s = 1 averages rounded half up ((a + b + 1) >> 1). */
+export function prpTargetBytes(input: PrpTargetInput): { target: Uint8Array; flags: Float32Array; shape: [number, number, number, number] } {
+  const [t, h, w, c] = input.shape;
+  const { rate, dense } = input;
+  const frame = h * w * c;
+  const out = 2 * (t / rate);
+  if (t % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${t} frames`);
+  const target = new Uint8Array(out * frame);
+  const flags = new Float32Array(out);
+  if (rate === 1) {
+    for (let k = 0; k < t; k++) {
+      const next = Math.min(k + 1, t - 1);
+      target.set(dense.subarray(k * frame, (k + 1) * frame), 2 * k * frame);
+      const o = (2 * k + 1) * frame;
+      for (let i = 0; i < frame; i++) target[o + i] = ((dense[k * frame + i] as number) + (dense[next * frame + i] as number) + 1) >> 1;
+      flags[2 * k] = 1;
+    }
+  } else {
+    const step = rate / 2;
+    for (let k = 0; k < out; k++) {
+      target.set(dense.subarray(k * step * frame, (k * step + 1) * frame), k * frame);
+      flags[k] = 1;
+    }
+  }
+  return { target, flags, shape: [out, h, w, c] };
+}
+
 export interface MotionAttentionInput {
   dense: Uint8Array;
   shape: [number, number, number, number];
@@ -190,53 +217,75 @@ export function dpauCells(chunk: Uint8Array, shape: [number, number, number, num
   return { cells, size: [ph, pw] };
 }
 
-/** The motion weight M aligned with the 32-frame target: THWC float32 [32, H, W, C]. */
-export function motionAttention(input: MotionAttentionInput): { weight: Float32Array; shape: [number, number, number, number] } {
+/**
+ * The motion map per target frame at cell resolution: float32 [32, ph, pw, C] (13×13 at 112×112; [32, 1, 1, C] of ones
+ * in mode "ones"). Frame j of the 32-frame target takes the cells of chunk ⌊j·s/32⌋ (the map is constant in time within
+ * a chunk). `expandMotion` (here) or the train step (bilinear, align_corners = false) brings it to H×W: 1/500 of the
+ * bytes of the full map, which used to dominate what each sample carried to the model step.
+ */
+export function motionCells(input: MotionAttentionInput): { cells: Float32Array; shape: [number, number, number, number] } {
   const [t, h, w, c] = input.shape;
   const { rate } = input;
   const chunks = t / 16;
   if (!Number.isInteger(chunks) || chunks !== rate) throw new ClipflowError("ConfigError", `motion attention needs 16·s = ${16 * rate} dense frames, got ${t}`);
-  const perChunk = 32 / rate;
+  if (input.mode === "ones") return { cells: new Float32Array(32 * c).fill(1), shape: [32, 1, 1, c] };
   const frame = h * w * c;
-  const weight = new Float32Array(32 * frame);
-  if (input.mode === "ones") {
-    weight.fill(1);
-    return { weight, shape: [32, h, w, c] };
-  }
+  const perChunk = 32 / rate;
   const patch = input.patch ?? Math.round((28 * Math.min(h, w)) / 112);
   const stride = input.poolStride ?? Math.max(1, Math.round((7 * Math.min(h, w)) / 112));
+  let out: Float32Array | undefined;
+  let shape: [number, number, number, number] = [32, 1, 1, c];
   for (let k = 0; k < chunks; k++) {
-    const chunk = input.dense.subarray(k * 16 * frame, (k + 1) * 16 * frame);
-    const { cells, size } = dpauCells(chunk, [16, h, w, c], patch, stride);
-    const full = new Float32Array(frame);
-    for (let ch = 0; ch < c; ch++) {
-      const plane = new Float64Array(size[0] * size[1]);
-      for (let i = 0; i < plane.length; i++) plane[i] = cells[i * c + ch] as number;
-      const up = upsamplePlane(plane, size[0], size[1], h, w);
-      for (let i = 0; i < h * w; i++) full[i * c + ch] = up[i] as number;
-    }
-    for (let j = 0; j < perChunk; j++) weight.set(full, (k * perChunk + j) * frame);
+    const { cells, size } = dpauCells(input.dense.subarray(k * 16 * frame, (k + 1) * 16 * frame), [16, h, w, c], patch, stride);
+    shape = [32, size[0], size[1], c];
+    out ??= new Float32Array(32 * cells.length);
+    for (let j = 0; j < perChunk; j++) out.set(cells, (k * perChunk + j) * cells.length);
   }
-  return { weight, shape: [32, h, w, c] };
+  return { cells: out!, shape };
+}
+
+/** Cell maps [T, ph, pw, C] brought to [T, H, W, C] by bilinear resizing (align_corners = false, edges clamped). */
+export function expandMotion(cells: Float32Array, shape: [number, number, number, number], h: number, w: number): Float32Array {
+  const [t, ph, pw, c] = shape;
+  const out = new Float32Array(t * h * w * c);
+  const plane = new Float64Array(ph * pw);
+  for (let k = 0; k < t; k++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < plane.length; i++) plane[i] = cells[(k * ph * pw + i) * c + ch] as number;
+      const up = upsamplePlane(plane, ph, pw, h, w);
+      for (let i = 0; i < h * w; i++) out[(k * h * w + i) * c + ch] = up[i] as number;
+    }
+  }
+  return out;
+}
+
+/** The motion weight M aligned with the 32-frame target at full resolution: THWC float32 [32, H, W, C]. */
+export function motionAttention(input: MotionAttentionInput): { weight: Float32Array; shape: [number, number, number, number] } {
+  const [, h, w, c] = input.shape;
+  const { cells, shape } = motionCells(input);
+  return { weight: expandMotion(cells, shape, h, w), shape: [32, h, w, c] };
 }
 
 /**
  * Everything PRP trains on, from the dense span in one kernel (the span is read once): the encoder clip (every s-th
- * frame, uint8), the 32-frame target and flags, and the motion weight.
+ * frame) and the 32-frame target as bytes, the target's real-frame flags, and the motion map at cell resolution
+ * (`motionCells`). Target frames that are averages (s = 1, flag 0: the loss masks them out) are rounded to the nearest
+ * byte; every frame the loss sees is exact.
  */
 export function prpViews(input: MotionAttentionInput): {
   clip: Uint8Array;
   clipShape: [number, number, number, number];
-  target: Float32Array;
+  target: Uint8Array;
   flags: Float32Array;
-  weight: Float32Array;
   targetShape: [number, number, number, number];
+  motion: Float32Array;
+  motionShape: [number, number, number, number];
 } {
   const [t, h, w, c] = input.shape;
   const frame = h * w * c;
   const clip = new Uint8Array((t / input.rate) * frame);
   for (let k = 0; k < t / input.rate; k++) clip.set(input.dense.subarray(k * input.rate * frame, (k * input.rate + 1) * frame), k * frame);
-  const { target, flags, shape } = prpTarget({ dense: input.dense, shape: input.shape, rate: input.rate });
-  const { weight } = motionAttention(input);
-  return { clip, clipShape: [t / input.rate, h, w, c], target, flags, weight, targetShape: shape };
+  const { target, flags, shape } = prpTargetBytes({ dense: input.dense, shape: input.shape, rate: input.rate });
+  const { cells, shape: motionShape } = motionCells(input);
+  return { clip, clipShape: [t / input.rate, h, w, c], target, flags, targetShape: shape, motion: cells, motionShape };
 }

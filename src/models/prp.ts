@@ -1,8 +1,9 @@
 /**
  * PRP's network and loss (Yao et al., CVPR 2020; METHODS.md §1): a shared 3D encoder with the playback-rate classifier
  * and the slow-motion decoder; loss = motion-weighted reconstruction on real frames + λ·CE(rate). Batches come from the
- * dilatedSample stage: views rgb [B,16,H,W,3] (uint8, scaled to [0,1]), target and motion [B,32,H,W,3] (float),
- * targets rate [B] and flags [B,32].
+ * dilatedSample stage: views rgb [B,16,H,W,3] and target [B,32,H,W,3] (bytes, scaled to [0,1]), motion [B,32,h,w,3]
+ * (the DPAU map at cell resolution, resized here to H×W; a full-resolution map is used as it is), targets rate [B] and
+ * flags [B,32].
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
@@ -21,6 +22,17 @@ export function clipFeatures(feature: tf.Tensor5D, protocol: "prp" | "coclr"): t
   // (a map already 1 pixel wide or high, e.g. S3D on 32×32 frames, is not pooled along that axis)
   const pooled = maxPool3d(feature, [1, Math.min(2, feature.shape[2]), Math.min(2, feature.shape[3])]);
   return pooled.reshape([pooled.shape[0], -1]) as tf.Tensor2D;
+}
+
+/**
+ * The motion weight at frame size: [B, T, h, w, C] cell maps resized bilinearly to H×W (align_corners = false, edges
+ * clamped: torch's interpolate and `expandMotion`), or the map itself when it already has the frame's size.
+ */
+export function motionWeight(cells: tf.Tensor5D, height: number, width: number): tf.Tensor5D {
+  const [b, t, h, w, c] = cells.shape;
+  if (h === height && w === width) return cells;
+  const resized = tf.image.resizeBilinear(cells.reshape([b * t, h, w, c]) as tf.Tensor4D, [height, width], false, true);
+  return resized.reshape([b, t, height, width, c]);
 }
 
 export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
@@ -43,7 +55,7 @@ export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
       return prpLoss({
         reconstruction: decode(feature, true),
         target: viewTensor(batch, "target"),
-        weight: viewTensor(batch, "motion"),
+        weight: motionWeight(viewTensor(batch, "motion"), x.shape[2], x.shape[3]),
         flags: targetTensor(batch, "flags") as tf.Tensor2D,
         logits,
         labels,

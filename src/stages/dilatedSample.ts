@@ -1,8 +1,9 @@
 /**
  * PRP's sample (Yao et al., CVPR 2020; METHODS.md §1): draws a playback rate s (label = its index) and a start,
  * decodes the 16·s-frame span once (resized to 128×171 and centre-cropped to 112 by default, pixels later in [0, 1]),
- * and emits the encoder clip (view `rgb`, every s-th frame), the 32-frame slow-motion target (view `target`, float
- * [0, 1]) with its real-frame `flags`, and the motion weight (view `motion`, DPAU or all ones). Videos too short for
+ * and emits the encoder clip (view `rgb`, every s-th frame), the 32-frame slow-motion target (view `target`, bytes)
+ * with its real-frame `flags`, and the motion weight (view `motion`, DPAU or all ones) at cell resolution, one map per
+ * target frame ([32, 13, 13, 3] at 112 px: the train step resizes it to the frame). Videos too short for
  * the drawn rate: `shortVideo` "error" (TooShort, dead-lettered by the default policy; the reference instead swaps in
  * another random video) or "lowerRate".
  */
@@ -55,7 +56,7 @@ export const dilatedSample = defineStage({
         views: {
           rgb: { ...base, data: views.clip, shape: views.clipShape, indices: plan.encoder },
           target: { ...base, data: views.target, shape: views.targetShape, indices: plan.dense },
-          motion: { ...base, data: views.weight, shape: views.targetShape, indices: plan.dense },
+          motion: { ...base, data: views.motion, shape: views.motionShape, indices: plan.dense },
         },
         targets: { rate: plan.label, flags: views.flags, ...(video.label === undefined ? {} : { label: video.label }) },
         meta: { rate: plan.rate, start: plan.start },

@@ -17,13 +17,18 @@ test("dilatedSample on real videos: encoder clip, target with flags and motion w
     assert.ok(rgb && target && motion);
     assert.deepEqual(rgb.shape, [16, 28, 28, 3]);
     assert.deepEqual(target.shape, [32, 28, 28, 3]);
-    assert.deepEqual(motion.shape, [32, 28, 28, 3]);
+    assert.deepEqual(motion.shape, [32, 11, 11, 3], "cell resolution: (28 − 7) / 2 + 1 cells per side");
     assert.equal(sample.targets.rate, 0);
     assert.deepEqual([...(sample.targets.flags as Float32Array)], Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 1 : 0)));
     const frame = 28 * 28 * 3;
     for (let k = 0; k < 16; k++) {
-      for (let i = 0; i < frame; i += 97) assert.ok(Math.abs((target.data[2 * k * frame + i] as number) - (rgb.data[k * frame + i] as number) / 255) < 1e-6);
+      for (let i = 0; i < frame; i += 97) {
+        assert.equal(target.data[2 * k * frame + i], rgb.data[k * frame + i], "real frames are the clip's bytes");
+        const next = rgb.data[Math.min(k + 1, 15) * frame + i] as number;
+        assert.equal(target.data[(2 * k + 1) * frame + i], ((rgb.data[k * frame + i] as number) + next + 1) >> 1, "averages round half up");
+      }
     }
+    assert.ok(target.data instanceof Uint8Array);
     assert.ok((motion.data as Float32Array).every((v) => v >= 0.8 - 1e-6 && v <= 2 + 1e-6));
     assert.deepEqual(rgb.indices, Array.from({ length: 16 }, (_, k) => (sample.meta.start as number) + k));
   }
