@@ -3,7 +3,7 @@
  * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
+import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
 import { kaimingOut, torchDefault, type ParamStore } from "./params.ts";
 
 export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
@@ -28,7 +28,7 @@ export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): La
   const pad = o.pad ?? [0, 0, 0];
   return (x) => {
     const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad, o.dataInput !== true);
-    return bias === undefined ? y : (tf.add(y, bias) as tf.Tensor5D);
+    return bias === undefined ? y : (addBias(y, bias) as tf.Tensor5D);
   };
 }
 
@@ -68,7 +68,7 @@ export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): L
 export function convTranspose2Layer(store: ParamStore, name: string, cin: number, cout: number, group?: string): Layer {
   const weight = store.param(`${name}.weight`, [2, 2, 2, cin, cout], torchDefault(cout * 8), group);
   const bias = store.param(`${name}.bias`, [cout], torchDefault(cout * 8), group);
-  return (x) => tf.add(convTranspose3dStride2(x, weight as tf.Tensor as tf.Tensor5D), bias) as tf.Tensor5D;
+  return (x) => addBias(convTranspose3dStride2(x, weight as tf.Tensor as tf.Tensor5D), bias) as tf.Tensor5D;
 }
 
 /** Fully connected layer on [N, C] with PyTorch's default initialisation. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.ts";
-import { batchNormTrain, conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
+import { addBias, batchNorm, batchNormTrain, conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 function random(shape: number[], seed: number): tf.Tensor {
@@ -156,12 +156,13 @@ describe("pooling and transposed convolution", () => {
 });
 
 describe("fused batch norm (training mode)", () => {
-  for (const relu of [false, true]) {
-    it(`value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}`, () => {
-      const x = random([2, 3, 4, 5, 6], 10);
-      const gamma = random([6], 11);
-      const beta = random([6], 12);
-      const probe = random([2, 3, 4, 5, 6], 13);
+  // 6 and 3 channels take the spread path of the per-channel factors, 16 the broadcasting one
+  for (const [relu, channels] of [[false, 6], [true, 6], [true, 3], [false, 16], [true, 16]] as const) {
+    it(`value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}, ${channels} channels`, () => {
+      const x = random([2, 3, 4, 5, channels], 10);
+      const gamma = random([channels], 11);
+      const beta = random([channels], 12);
+      const probe = random([2, 3, 4, 5, channels], 13);
       const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
         const { mean, variance } = tf.moments(a, [0, 1, 2, 3]);
         const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
@@ -178,7 +179,30 @@ describe("fused batch norm (training mode)", () => {
       const gRef = tf.grads(loss(plain))([x, gamma, beta]);
       const gOurs = tf.grads(loss(fused))([x, gamma, beta]);
       gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-3 * Math.max(1, scaleOf(r)), `gradient ${i}: ${maxAbsDiff(r, gOurs[i]!)}`));
-      tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs]);
+      // evaluation mode with the batch's own statistics gives the same values
+      const stats = tf.tidy(() => { const m = tf.moments(x, [0, 1, 2, 3]); return { mean: m.mean, variance: m.variance }; });
+      const evaluated = tf.tidy(() => { const y = batchNorm(x, gamma, beta, stats); return relu ? tf.relu(y) : y; });
+      assert.ok(maxAbsDiff(yRef, evaluated) < 1e-4, "evaluation mode");
+      tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs, stats.mean, stats.variance, evaluated]);
+    });
+  }
+});
+
+describe("addBias", () => {
+  for (const channels of [3, 16]) {
+    it(`equals x + b with the gradient of autodiff (${channels} channels)`, () => {
+      const x = random([2, 3, 4, 5, channels], 20);
+      const b = random([channels], 21);
+      const probe = random([2, 3, 4, 5, channels], 22);
+      const before = tf.memory().numTensors;
+      const [yRef, yOurs] = [tf.tidy(() => tf.add(x, b)), tf.tidy(() => addBias(x, b))];
+      assert.ok(maxAbsDiff(yRef, yOurs) < 1e-6);
+      const gRef = tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(tf.add(a, c), probe)))([x, b]);
+      const gOurs = tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(addBias(a, c), probe)))([x, b]);
+      gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-4 * Math.max(1, scaleOf(r)), `gradient ${i}`));
+      tf.dispose([yRef, yOurs, ...gRef, ...gOurs]);
+      assert.equal(tf.memory().numTensors, before);
+      tf.dispose([x, b, probe]);
     });
   }
 });
