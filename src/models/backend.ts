@@ -54,7 +54,10 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
       reasons.push(`${pkg}: loaded but the tensorflow backend did not initialise`);
       continue;
     }
-    if (candidate === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+    if (candidate === "wasm") {
+      await import("@tensorflow/tfjs-backend-wasm");
+      shareIdentityOnWasm();
+    }
     try {
       if (await tf.setBackend(candidate)) {
         await tf.ready();
@@ -74,6 +77,30 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
   if (current === undefined) throw new ClipflowError("ConfigError", `no tensor backend could start: ${reasons.join("; ")}`, { field: "backend" });
   log?.(`backend: ${current.name} (${current.reasons.join("; ")})`);
   return current;
+}
+
+/**
+ * wasm's Identity kernel copies its input, and tfjs clones (Identity) every tensor an op saves for its gradient: a
+ * training step copied each saved activation once more (930 copies per step of a small PRP network). The cpu and webgl
+ * backends share the storage instead (tensors are immutable; a variable's assign swaps storage, it never writes in
+ * place); this does the same on wasm, with the reference count the wasm backend keeps for reshapes.
+ */
+function shareIdentityOnWasm(): void {
+  const original = tf.getKernel("Identity", "wasm");
+  if (original === undefined || (original as { shared?: boolean }).shared === true) return;
+  tf.unregisterKernel("Identity", "wasm");
+  const config = {
+    kernelName: "Identity",
+    backendName: "wasm",
+    shared: true,
+    kernelFunc: (args: { inputs: { x?: tf.TensorInfo }; backend: unknown; attrs?: unknown }) => {
+      const x = args.inputs.x!;
+      if (x.dtype === "string") return (original.kernelFunc as (a: unknown) => tf.TensorInfo)(args);
+      (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  };
+  tf.registerKernel(config as unknown as tf.KernelConfig);
 }
 
 /** The backend chosen so far (selectBackend must have run). */
