@@ -58,62 +58,52 @@ export interface PrpTargetInput {
   rate: number;
 }
 
-/** The 32-frame reconstruction target in [0, 1] (THWC float32) and its real-frame flags. */
-export function prpTarget(input: PrpTargetInput): { target: Float32Array; flags: Float32Array; shape: [number, number, number, number] } {
+/**
+ * Where each target frame comes from: frame k of the 32 is dense frame `from[k]`, or, when `next[k]` differs from it
+ * (s = 1, odd k), the average of the two; flag 1 marks real frames.
+ */
+function targetPlan(input: PrpTargetInput): { frame: number; from: Int32Array; next: Int32Array; flags: Float32Array; shape: [number, number, number, number] } {
   const [t, h, w, c] = input.shape;
   const { rate } = input;
-  const frame = h * w * c;
-  const out = 2 * (t / rate);
   if (t % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${t} frames`);
-  const target = new Float32Array(out * frame);
+  const out = 2 * (t / rate);
+  const from = new Int32Array(out);
+  const next = new Int32Array(out);
   const flags = new Float32Array(out);
-  if (rate === 1) {
-    for (let k = 0; k < t; k++) {
-      const next = Math.min(k + 1, t - 1);
-      for (let i = 0; i < frame; i++) {
-        const a = (input.dense[k * frame + i] as number) / 255;
-        const b = (input.dense[next * frame + i] as number) / 255;
-        target[2 * k * frame + i] = a;
-        target[(2 * k + 1) * frame + i] = k === t - 1 ? a : (a + b) / 2;
-      }
-      flags[2 * k] = 1;
-    }
-  } else {
-    const step = rate / 2;
-    for (let k = 0; k < out; k++) {
-      const source = k * step;
-      for (let i = 0; i < frame; i++) target[k * frame + i] = (input.dense[source * frame + i] as number) / 255;
-      flags[k] = 1;
-    }
+  for (let k = 0; k < out; k++) {
+    // s = 1: real frames at even k, averages of frames j and j + 1 (the last one repeated) at odd k; else stride s/2
+    const j = rate === 1 ? k >> 1 : k * (rate / 2);
+    from[k] = j;
+    next[k] = rate === 1 && k % 2 === 1 && j < t - 1 ? j + 1 : j;
+    flags[k] = rate === 1 && k % 2 === 1 ? 0 : 1;
   }
-  return { target, flags, shape: [out, h, w, c] };
+  return { frame: h * w * c, from, next, flags, shape: [out, h, w, c] };
+}
+
+/** The 32-frame reconstruction target in [0, 1] (THWC float32) and its real-frame flags. */
+export function prpTarget(input: PrpTargetInput): { target: Float32Array; flags: Float32Array; shape: [number, number, number, number] } {
+  const { frame, from, next, flags, shape } = targetPlan(input);
+  const target = new Float32Array(from.length * frame);
+  for (let k = 0; k < from.length; k++) {
+    const a = (from[k] as number) * frame;
+    const b = (next[k] as number) * frame;
+    for (let i = 0; i < frame; i++) target[k * frame + i] = ((input.dense[a + i] as number) / 255 + (input.dense[b + i] as number) / 255) / 2;
+  }
+  return { target, flags, shape };
 }
 
 /** `prpTarget` as bytes (×255): real frames copied, s = 1 averages rounded half up ((a + b + 1) >> 1). */
 export function prpTargetBytes(input: PrpTargetInput): { target: Uint8Array; flags: Float32Array; shape: [number, number, number, number] } {
-  const [t, h, w, c] = input.shape;
-  const { rate, dense } = input;
-  const frame = h * w * c;
-  const out = 2 * (t / rate);
-  if (t % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${t} frames`);
-  const target = new Uint8Array(out * frame);
-  const flags = new Float32Array(out);
-  if (rate === 1) {
-    for (let k = 0; k < t; k++) {
-      const next = Math.min(k + 1, t - 1);
-      target.set(dense.subarray(k * frame, (k + 1) * frame), 2 * k * frame);
-      const o = (2 * k + 1) * frame;
-      for (let i = 0; i < frame; i++) target[o + i] = ((dense[k * frame + i] as number) + (dense[next * frame + i] as number) + 1) >> 1;
-      flags[2 * k] = 1;
-    }
-  } else {
-    const step = rate / 2;
-    for (let k = 0; k < out; k++) {
-      target.set(dense.subarray(k * step * frame, (k * step + 1) * frame), k * frame);
-      flags[k] = 1;
-    }
+  const { frame, from, next, flags, shape } = targetPlan(input);
+  const { dense } = input;
+  const target = new Uint8Array(from.length * frame);
+  for (let k = 0; k < from.length; k++) {
+    const a = (from[k] as number) * frame;
+    const b = (next[k] as number) * frame;
+    if (a === b) target.set(dense.subarray(a, a + frame), k * frame);
+    else for (let i = 0; i < frame; i++) target[k * frame + i] = ((dense[a + i] as number) + (dense[b + i] as number) + 1) >> 1;
   }
-  return { target, flags, shape: [out, h, w, c] };
+  return { target, flags, shape };
 }
 
 export interface MotionAttentionInput {
