@@ -6,6 +6,7 @@
  * flags [B,32].
  */
 import * as tf from "@tensorflow/tfjs";
+import { ClipflowError } from "../core/errors.ts";
 import type { Rng } from "../core/rng.ts";
 import type { Batch } from "../core/types.ts";
 import { crossEntropy, prpLoss } from "../losses/prp.ts";
@@ -53,10 +54,17 @@ export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
         const classification = crossEntropy(logits, labels);
         return { loss: classification, terms: { classification } };
       }
+      const target = viewTensor(batch, "target");
+      const motion = viewTensor(batch, "motion");
+      const [tb, tt, , , tc] = target.shape;
+      const [mb, mt, , , mc] = motion.shape;
+      if (mb !== tb || mt !== tt || mc !== tc) {
+        throw new ClipflowError("StageError", `view "motion" has shape ${motion.shape.join("×")}, the target ${target.shape.join("×")}: batch, frames and channels must match`, { stage: "train", field: "views.motion" });
+      }
       return prpLoss({
         reconstruction: decode(feature, true),
-        target: viewTensor(batch, "target"),
-        weight: motionWeight(viewTensor(batch, "motion"), x.shape[2], x.shape[3]),
+        target,
+        weight: motionWeight(motion, x.shape[2], x.shape[3]),
         flags: targetTensor(batch, "flags") as tf.Tensor2D,
         logits,
         labels,

@@ -57,3 +57,27 @@ test("PRP's loss on the compact views (bytes, cell maps) equals the loss on the 
     assert.ok(Math.abs(value[0]! - value[1]!) < 1e-6 * Math.abs(value[1]!), `rate ${rate}: ${value[0]} vs ${value[1]}`);
   }
 });
+
+test("a motion view that does not match the target is a StageError naming views.motion", async () => {
+  const { createPrpTask } = await import("../../src/models/prp.ts");
+  const { rngFromString } = await import("../../src/core/rng.ts");
+  const task = createPrpTask({ kind: "prp", backbone: { name: "r3d", width: 0.125, blocks: 1 }, rates: 2, lambda: 0.1, reconstruction: true } as never, rngFromString("bad-motion"));
+  const B = 2;
+  const S = 16;
+  const batch = {
+    keys: ["a", "b"],
+    views: {
+      rgb: { data: new Uint8Array(B * 16 * S * S * 3), shape: [B, 16, S, S, 3] },
+      target: { data: new Uint8Array(B * 32 * S * S * 3), shape: [B, 32, S, S, 3] },
+      motion: { data: new Float32Array(B * 16 * 3 * 3 * 3).fill(1), shape: [B, 16, 3, 3, 3] },
+    },
+    targets: { rate: { data: new Float32Array([0, 1]), shape: [B] }, flags: { data: new Float32Array(B * 32).fill(1), shape: [B, 32] } },
+  };
+  const before = tf.memory().numTensors;
+  assert.throws(
+    () => tf.tidy(() => task.loss(batch as never).loss),
+    (error: unknown) => (error as { tag?: string; field?: string }).tag === "StageError" && (error as { field?: string }).field === "views.motion",
+  );
+  assert.equal(tf.memory().numTensors, before, "nothing left behind");
+  task.dispose();
+});
