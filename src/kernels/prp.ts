@@ -253,7 +253,17 @@ export function expandMotion(cells: Float32Array, shape: [number, number, number
 export function motionAttention(input: MotionAttentionInput): { weight: Float32Array; shape: [number, number, number, number] } {
   const [, h, w, c] = input.shape;
   const { cells, shape } = motionCells(input);
-  return { weight: expandMotion(cells, shape, h, w), shape: [32, h, w, c] };
+  // the 32 frames repeat s chunk maps: resize each chunk's map once, then copy it to its frames
+  const [, ph, pw] = shape;
+  const cellFrame = ph * pw * c;
+  const frame = h * w * c;
+  const perChunk = 32 / input.rate;
+  const firsts = new Float32Array(input.rate * cellFrame);
+  for (let k = 0; k < input.rate; k++) firsts.set(cells.subarray(k * perChunk * cellFrame, (k * perChunk + 1) * cellFrame), k * cellFrame);
+  const chunkMaps = expandMotion(firsts, [input.rate, ph, pw, c], h, w);
+  const weight = new Float32Array(32 * frame);
+  for (let j = 0; j < 32; j++) weight.set(chunkMaps.subarray(Math.floor(j / perChunk) * frame, (Math.floor(j / perChunk) + 1) * frame), j * frame);
+  return { weight, shape: [32, h, w, c] };
 }
 
 /**
