@@ -272,16 +272,15 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
 }
 
 /**
- * A per-channel vector [C] ready to combine element-wise with a [rows, C] tensor. wasm's broadcasting multiply and add
- * are fast only when C is a multiple of 4 from 16 up (measured on 786k elements: 0.6–1.4 ms there, but 10–21 ms at C = 2
- * or 3, 2–8 ms at C = 4–11); below that the vector is first spread to [rows, C] by a [rows, 1] × [1, C] product (about
- * 1 ms) so that the element-wise op runs on equal shapes.
+ * Brings per-channel vectors [C] into a shape that combines element-wise with a [rows, C] tensor. wasm's broadcasting
+ * multiply and add are fast only when C is a multiple of 4 from 16 up (measured on 786k elements: 0.6–1.4 ms there, but
+ * 10–21 ms at C = 2 or 3, 2–8 ms at C = 4–11); below that a vector is first spread to [rows, C] by a [rows, 1] × [1, C]
+ * product (about 1 ms) so that the element-wise op runs on equal shapes. The column of ones is made once, on first use.
  */
-function perChannel(v: tf.Tensor, rows: number, ones?: tf.Tensor2D): tf.Tensor {
-  const c = v.size;
-  const row = v.reshape([1, c]);
-  if (c >= 16 && c % 4 === 0) return row;
-  return tf.matMul(ones ?? tf.ones([rows, 1]), row);
+function perChannel(rows: number, channels: number): (v: tf.Tensor) => tf.Tensor {
+  if (channels >= 16 && channels % 4 === 0) return (v) => v.reshape([1, channels]);
+  let ones: tf.Tensor2D | undefined;
+  return (v) => tf.matMul((ones ??= tf.ones([rows, 1])), v.reshape([1, channels]));
 }
 
 /**
@@ -292,7 +291,7 @@ export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   const channels = x.shape[x.shape.length - 1]!;
   const rows = x.size / channels;
   const op = tf.customGrad(((xIn: tf.Tensor, bIn: tf.Tensor) => ({
-    value: tf.add(xIn.reshape([rows, channels]), perChannel(bIn, rows)).reshape(xIn.shape),
+    value: tf.add(xIn.reshape([rows, channels]), perChannel(rows, channels)(bIn)).reshape(xIn.shape),
     gradFunc: (dy: tf.Tensor) => [dy, tf.matMul(tf.ones([1, rows]), dy.reshape([rows, channels])).reshape([channels])],
   })) as unknown as CustomGrad);
   return op(x, bias) as tf.Tensor;
@@ -311,14 +310,14 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
   const stats: { mean?: tf.Tensor; variance?: tf.Tensor } = {};
   const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const flat = xIn.reshape([rows, channels]);
-    const ones = tf.ones([rows, 1]) as tf.Tensor2D;
+    const spread = perChannel(rows, channels);
     const averager = tf.fill([1, rows], 1 / rows);
     const mean = tf.matMul(averager, flat);
-    const centered = tf.sub(flat, perChannel(mean, rows, ones));
+    const centered = tf.sub(flat, spread(mean));
     const variance = tf.matMul(averager, tf.square(centered));
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const scale = tf.mul(rstd, gIn);
-    const affine = tf.add(tf.mul(centered, perChannel(scale, rows, ones)), perChannel(bIn, rows, ones));
+    const affine = tf.add(tf.mul(centered, spread(scale)), spread(bIn));
     const out = relu ? tf.relu(affine) : affine;
     stats.mean = tf.keep(mean.reshape([channels]));
     stats.variance = tf.keep(variance.reshape([channels]));
@@ -329,7 +328,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
         const [c, o, r, k] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         let grad: tf.Tensor = dy.reshape([rows, channels]);
         if (relu) grad = tf.mul(grad, tf.step(o));
-        const column = tf.ones([rows, 1]) as tf.Tensor2D;
+        const spreadBack = perChannel(rows, channels);
         const summer = tf.ones([1, rows]);
         const dBeta = tf.matMul(summer, grad);
         const dotC = tf.matMul(summer, tf.mul(grad, c)); // Σ g·c per channel
@@ -337,7 +336,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
         // dx = k·g + (−k·r²·Σg·c / M)·c + (−k·Σg / M)
         const onC = tf.mul(tf.neg(k), tf.div(tf.mul(tf.square(r), dotC), rows));
         const shift = tf.mul(tf.neg(k), tf.div(dBeta, rows));
-        const dx = tf.add(tf.add(tf.mul(grad, perChannel(k, rows, column)), tf.mul(c, perChannel(onC, rows, column))), perChannel(shift, rows, column));
+        const dx = tf.add(tf.add(tf.mul(grad, spreadBack(k)), tf.mul(c, spreadBack(onC))), spreadBack(shift));
         return [dx.reshape(xIn.shape), dGamma.reshape([channels]), dBeta.reshape([channels])];
       },
     };
@@ -352,5 +351,6 @@ export function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, stats
   const rows = x.size / channels;
   const scale = tf.mul(tf.rsqrt(tf.add(stats.variance, eps)), gamma);
   const shift = tf.sub(beta, tf.mul(stats.mean, scale));
-  return tf.add(tf.mul(x.reshape([rows, channels]), perChannel(scale, rows)), perChannel(shift, rows)).reshape(x.shape);
+  const spread = perChannel(rows, channels);
+  return tf.add(tf.mul(x.reshape([rows, channels]), spread(scale)), spread(shift)).reshape(x.shape);
 }
