@@ -17,6 +17,7 @@ import { infoNceLogits } from "../losses/nce.ts";
 import { minePositives, multiPositiveNce } from "../losses/coclr.ts";
 import { momentumUpdate } from "../memory/momentum.ts";
 import { FeatureQueue } from "../memory/queue.ts";
+import { TagQueue } from "../memory/tagQueue.ts";
 import { taskConfig, taskModality, type CoclrTaskConfig } from "./config.ts";
 import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
@@ -45,17 +46,32 @@ async function contrastiveCheckpoint(path: string, field: string) {
   return { dir, config: parsed.data, modality: taskModality(parsed.data), state };
 }
 
+/**
+ * Of the queue positives (mined and siblings), the fraction whose label equals the row's: CoCLR's measure of how well
+ * the other modality mines (chance = the label's share of the queue). Undefined when no row or queue entry has a label.
+ */
+export function positivePrecision(mask: tf.Tensor2D, labels: TagQueue, rowLabels: ArrayLike<number>): tf.Scalar | undefined {
+  if (!Array.from(rowLabels).some((label) => label >= 0) || !labels.values.some((label) => label >= 0)) return undefined;
+  return tf.tidy(() => {
+    const queuePositives = mask.slice([0, 1], [-1, labels.size]);
+    const rowsKnown = tf.tensor2d(Array.from(rowLabels, (label) => (label < 0 ? 0 : 1)), [rowLabels.length, 1]);
+    const counted = tf.mul(tf.mul(queuePositives, labels.known()), rowsKnown);
+    const hits = tf.sum(tf.mul(queuePositives, labels.matches(rowLabels)));
+    return tf.div(hits, tf.maximum(tf.sum(counted), 1)) as tf.Scalar;
+  });
+}
+
 export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
   const own: Modality = config.modality;
   const other: Modality = own === "rgb" ? "flow" : "rgb";
   const { store, query, keyStore, key, queue } = momentumEncoders(config, rng);
-  const groups = new Float32Array(config.queueSize).fill(-1);
-  const groupQueue = tf.variable(tf.tensor1d(groups), false);
+  const groups = new TagQueue(config.queueSize);
+  const labels = new TagQueue(config.queueSize);
   const dropBase = rng.uint32();
   const samplerRng = rng.fork("sampler");
   let sampler: { store: ParamStore; embed: (x: tf.Tensor5D, training: boolean) => tf.Tensor2D; queue: FeatureQueue } | undefined;
   let iteration = 0;
-  const pending: Array<{ keys: tf.Tensor2D; samplerKeys: tf.Tensor2D; groups: number[] }> = [];
+  const pending: Array<{ keys: tf.Tensor2D; samplerKeys: tf.Tensor2D; groups: number[]; labels: ArrayLike<number> }> = [];
 
   return {
     kind: "coclr",
@@ -87,43 +103,42 @@ export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
       const k = key.embed(viewTensor(batch, `${own}1`), true);
       const g = tf.tidy(() => sampler!.embed(viewTensor(batch, `${other}1`), false));
       const rows = batch.meta.map((meta) => (config.siblings ? groupId(meta.group) : -1));
-      pending.push({ keys: tf.keep(k), samplerKeys: tf.keep(g), groups: rows });
+      const rowLabels = batch.targets.label?.data ?? new Float32Array(rows.length).fill(-1);
+      pending.push({ keys: tf.keep(k), samplerKeys: tf.keep(g), groups: rows, labels: rowLabels });
       const logits = infoNceLogits({ query: q, key: k, queue: queue.tensor as tf.Tensor as tf.Tensor2D, temperature: config.temperature });
-      const siblingMask = new Float32Array(rows.length * config.queueSize);
-      rows.forEach((group, i) => {
-        if (group < 0) return;
-        for (let j = 0; j < config.queueSize; j += 1) if (groups[j] === group) siblingMask[i * config.queueSize + j] = 1;
-      });
       const drop = rngFromString(`${dropBase}:${iteration}`).uniform(0, 1) < config.dropSelf;
       const mask = minePositives({
         samplerKeys: g,
         samplerQueue: sampler.queue.tensor as tf.Tensor as tf.Tensor2D,
         topK: config.topK,
-        siblings: tf.tensor2d(siblingMask, [rows.length, config.queueSize]),
+        siblings: groups.matches(rows),
         dropSelf: rows.map(() => drop),
       });
       const loss = multiPositiveNce(logits, mask);
       const positives = tf.mean(tf.sum(mask, 1)) as tf.Scalar;
-      return { loss, terms: { nce: loss, positives } };
+      const precision = positivePrecision(mask, labels, rowLabels);
+      return { loss, terms: { nce: loss, positives, ...(precision === undefined ? {} : { positivePrecision: precision }) } };
     },
     afterStep() {
       momentumUpdate(keyStore, store, config.momentum);
       iteration += 1;
       for (const entry of pending.splice(0)) {
-        const start = queue.pointer;
+        groups.write(queue.pointer, entry.groups);
+        labels.write(queue.pointer, entry.labels);
         queue.enqueue(entry.keys);
         sampler?.queue.enqueue(entry.samplerKeys);
-        entry.groups.forEach((group, i) => (groups[(start + i) % config.queueSize] = group));
         tf.dispose([entry.keys, entry.samplerKeys]);
       }
-      groupQueue.assign(tf.tensor1d(groups));
+      groups.sync();
+      labels.sync();
     },
     features(clips, protocol) {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
     stateTensors() {
       const tensors = momentumState(keyStore, queue);
-      tensors.set("groups", groupQueue);
+      tensors.set("groups", groups.variable);
+      tensors.set("labels", labels.variable);
       if (sampler !== undefined) {
         for (const [name, variable] of sampler.store.namedTensors()) tensors.set(`sampler.${name}`, variable);
         tensors.set("samplerQueue", sampler.queue.tensor);
@@ -139,14 +154,16 @@ export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
         sampler.queue.filled = queue.filled;
       }
       iteration = values.iteration ?? 0;
-      groups.set(groupQueue.dataSync() as Float32Array);
+      groups.restore();
+      labels.restore();
     },
     dispose() {
       for (const entry of pending.splice(0)) tf.dispose([entry.keys, entry.samplerKeys]);
       store.dispose();
       keyStore.dispose();
       queue.dispose();
-      groupQueue.dispose();
+      groups.dispose();
+      labels.dispose();
       sampler?.store.dispose();
       sampler?.queue.dispose();
     },

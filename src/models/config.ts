@@ -72,6 +72,11 @@ export const infonceTaskConfig = z.object({
   projection: z.enum(["linear", "mlp"]).default("mlp"),
   /** View names: the query's and the key's. */
   views: z.object({ query: z.string().default("rgb0"), key: z.string().default("rgb1") }).prefault({}),
+  /**
+   * "instance": the key of the same clip is the one positive (InfoNCE). "labels": UberNCE, CoCLR's supervised oracle —
+   * every queued key with the query's label is a positive too (needs a `label` target); an upper bound for mining.
+   */
+  positives: z.enum(["instance", "labels"]).default("instance"),
 });
 export type InfonceTaskConfig = z.infer<typeof infonceTaskConfig>;
 

@@ -54,6 +54,11 @@ export function targetTensor(batch: Batch, name: string, dtype: "float32" | "int
   return tf.tensor(data, target.shape, dtype);
 }
 
+/** A batch target's plain values (e.g. the labels), or a StageError naming the missing target. */
+export function targetData(batch: Batch, name: string): Float32Array | Uint8Array {
+  return requireView(batch.targets, name, "targets").data;
+}
+
 function requireView(record: Record<string, Stacked>, name: string, where: string): Stacked {
   const value = record[name];
   if (value === undefined) {

@@ -8,15 +8,17 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
 import type { Batch } from "../core/types.ts";
-import { infoNce } from "../losses/nce.ts";
+import { uberNce } from "../losses/coclr.ts";
+import { infoNce, infoNceLogits } from "../losses/nce.ts";
 import { momentumUpdate } from "../memory/momentum.ts";
 import { FeatureQueue } from "../memory/queue.ts";
+import { TagQueue } from "../memory/tagQueue.ts";
 import { createBackbone } from "./backbones.ts";
 import type { InfonceTaskConfig, VtdlTaskConfig } from "./config.ts";
 import { mlpProjectionHead, projectionHead } from "./heads.ts";
 import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
-import { viewTensor, type Task } from "./task.ts";
+import { targetData, viewTensor, type Task } from "./task.ts";
 
 /** Backbone → projection head (linear or MLP) → L2: the query and key encoders of the contrastive tasks. */
 export function contrastEncoder(store: ParamStore, config: Pick<VtdlTaskConfig, "backbone" | "projection" | "hidden" | "dim">) {
@@ -25,12 +27,16 @@ export function contrastEncoder(store: ParamStore, config: Pick<VtdlTaskConfig, 
   return { backbone, embed: (x: tf.Tensor5D, training: boolean) => project(backbone.forward(x, training)) };
 }
 
-/** Which views play which role, and the task's name. `negative` (VTDL's extra negative) is optional. */
+/**
+ * Which views play which role, and the task's name. `negative` (VTDL's extra negative) is optional; `byLabel` makes
+ * every queued key with the query's label a positive (UberNCE).
+ */
 interface Roles {
   kind: string;
   query: string;
   key: string;
   negative?: string | undefined;
+  byLabel?: boolean;
 }
 
 export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
@@ -39,7 +45,7 @@ export function createVtdlTask(config: VtdlTaskConfig, rng: Rng): Task {
 
 /** CoCLR's stage 1 (InfoNCE per modality, METHODS.md §3): the same machinery without the extra negative, on two views. */
 export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
-  return momentumContrast(config, rng, { kind: "infonce", query: config.views.query, key: config.views.key });
+  return momentumContrast(config, rng, { kind: "infonce", query: config.views.query, key: config.views.key, byLabel: config.positives === "labels" });
 }
 
 /** Query encoder (trained), key encoder (its EMA copy, starting equal) and the key queue of a momentum-contrast task. */
@@ -63,38 +69,55 @@ export function momentumState(keyStore: ParamStore, queue: FeatureQueue): Map<st
 
 function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, roles: Roles): Task {
   const { store, query, keyStore, key, queue } = momentumEncoders(config, rng);
-  const pending: tf.Tensor2D[] = [];
+  const labels = roles.byLabel ? new TagQueue(config.queueSize) : undefined;
+  const pending: Array<{ keys: tf.Tensor2D; labels: ArrayLike<number> }> = [];
   return {
     kind: roles.kind,
     store,
     loss(batch: Batch) {
       const q = query.embed(viewTensor(batch, roles.query), true);
       const k = key.embed(viewTensor(batch, roles.key), true);
-      pending.push(tf.keep(k));
+      const queued = queue.tensor as tf.Tensor as tf.Tensor2D;
+      if (labels !== undefined) {
+        const rowLabels = targetData(batch, "label");
+        pending.push({ keys: tf.keep(k), labels: rowLabels });
+        const logits = infoNceLogits({ query: q, key: k, queue: queued, temperature: config.temperature });
+        const loss = uberNce(logits, tf.concat([tf.ones([rowLabels.length, 1]), labels.matches(rowLabels)], 1) as tf.Tensor2D);
+        return { loss, terms: { nce: loss } };
+      }
+      pending.push({ keys: tf.keep(k), labels: [] });
       const negative = roles.negative === undefined ? undefined : query.embed(viewTensor(batch, roles.negative), true);
-      return infoNce({ query: q, key: k, queue: queue.tensor as tf.Tensor as tf.Tensor2D, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });
+      return infoNce({ query: q, key: k, queue: queued, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });
     },
     afterStep() {
       momentumUpdate(keyStore, store, config.momentum);
-      for (const keys of pending.splice(0)) {
-        queue.enqueue(keys);
-        keys.dispose();
+      for (const entry of pending.splice(0)) {
+        labels?.write(queue.pointer, entry.labels);
+        queue.enqueue(entry.keys);
+        entry.keys.dispose();
       }
+      labels?.sync();
     },
     features(clips, protocol) {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
-    stateTensors: () => momentumState(keyStore, queue),
+    stateTensors() {
+      const tensors = momentumState(keyStore, queue);
+      if (labels !== undefined) tensors.set("labels", labels.variable);
+      return tensors;
+    },
     stateScalars: () => ({ queuePointer: queue.pointer, queueFilled: queue.filled }),
     restoreScalars(values) {
       queue.pointer = values.queuePointer ?? 0;
       queue.filled = values.queueFilled ?? 0;
+      labels?.restore();
     },
     dispose() {
-      tf.dispose(pending.splice(0));
+      tf.dispose(pending.splice(0).map((entry) => entry.keys));
       store.dispose();
       keyStore.dispose();
       queue.dispose();
+      labels?.dispose();
     },
   };
 }

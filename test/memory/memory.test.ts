@@ -5,6 +5,7 @@ import { rngFromSeed } from "../../src/core/rng.ts";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { momentumUpdate } from "../../src/memory/momentum.ts";
 import { FeatureQueue } from "../../src/memory/queue.ts";
+import { TagQueue } from "../../src/memory/tagQueue.ts";
 import { selectBackend } from "../../src/models/backend.ts";
 import { ParamStore } from "../../src/models/params.ts";
 
@@ -33,6 +34,26 @@ describe("FeatureQueue", () => {
     assert.throws(() => queue.enqueue(wide), (e: unknown) => e instanceof ClipflowError && e.field === "queueSize");
     wide.dispose();
     queue.dispose();
+  });
+});
+
+describe("TagQueue", () => {
+  it("writes at a pointer with wrap-around, matches known tags only, and survives a sync/restore round trip", () => {
+    const tags = new TagQueue(4);
+    const before = tf.memory().numTensors;
+    tags.write(3, [7, 2]);
+    assert.deepEqual(Array.from(tags.values), [2, -1, -1, 7]);
+    const matches = tags.matches([7, -1, 2, 5]);
+    assert.deepEqual(Array.from(matches.dataSync()), [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    const known = tags.known();
+    assert.deepEqual(Array.from(known.dataSync()), [1, 0, 0, 1]);
+    tf.dispose([matches, known]);
+    tags.sync();
+    tags.write(0, [9, 9, 9, 9]);
+    tags.restore();
+    assert.deepEqual(Array.from(tags.values), [2, -1, -1, 7]);
+    assert.equal(tf.memory().numTensors, before);
+    tags.dispose();
   });
 });
 

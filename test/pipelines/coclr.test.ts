@@ -11,7 +11,8 @@ import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
-import { groupId } from "../../src/models/coclr.ts";
+import { TagQueue } from "../../src/memory/tagQueue.ts";
+import { groupId, positivePrecision } from "../../src/models/coclr.ts";
 import { coclrSchedule, coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
 import { evaluate } from "../../src/pipelines/evaluate.ts";
 import { buildTrainer, pretrain } from "../../src/pipelines/pretrain.ts";
@@ -30,16 +31,17 @@ let work = "";
 let cacheDir = "";
 
 /** A tiny CoCLR spec: R3D at width 1/16, 6-frame clips at 32 px, batch 2, queue 4 (full after two steps). */
-function spec(o: Partial<CoclrOverrides> & { steps: number }) {
+function spec(o: Partial<CoclrOverrides> & { steps: number }, task: Record<string, unknown> = {}) {
   const raw = coclrSpec({ data: join(data, "trainlist01.txt"), batch: 2, width: 0.0625, size: 32, frames: 6, backbone: "r3d", seed: 5, ...o }) as {
     train: { task: Record<string, unknown> };
   };
   raw.train.task.queueSize = 4;
   raw.train.task.hidden = 32;
+  Object.assign(raw.train.task, task);
   return parsePipelineSpec(raw);
 }
 
-type Metric = { step: number; loss: number; warmup?: number; positives?: number };
+type Metric = { step: number; loss: number; warmup?: number; positives?: number; positivePrecision?: number };
 const metricsOf = (run: string) => readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Metric);
 const tensor = async (run: string, name: string) => (await readCheckpoint(run)).state.tensors.get(name)?.data;
 
@@ -72,6 +74,9 @@ describe("CoCLR co-training cycles", () => {
       // the self-positive or mined ones: at least one positive per row, at most 1 + top-K + siblings (queue of 4)
       assert.ok(m.positives !== undefined && m.positives >= 1 && m.positives <= 5, String(m.positives));
     }
+    // the videos carry labels: from step 2 on (labelled keys queued) the mining precision is logged, a fraction
+    assert.equal(metrics[0]!.positivePrecision, undefined);
+    for (const m of metrics.slice(1)) assert.ok(m.positivePrecision !== undefined && m.positivePrecision >= 0 && m.positivePrecision <= 1, String(m.positivePrecision));
     // frozen sampler: the flow run's weights, unchanged, travel in the cycle's checkpoint
     const flowWeight = await tensor(join(work, "flow1"), "model/backbone.stem.conv.weight");
     assert.ok(flowWeight !== undefined);
@@ -138,6 +143,23 @@ describe("CoCLR co-training cycles", () => {
     trainer.optimizer.dispose();
   });
 
+  it("positive precision: same-label share of the queue positives, unlabelled rows and entries left out", () => {
+    const labels = new TagQueue(4);
+    labels.write(0, [1, 2, 1, -1]);
+    // row 0 (label 1): positives at queue 0 (hit), 1 (miss), 3 (unlabelled: not counted); row 1 (label 2): queue 1 (hit)
+    // row 2 (no label): not counted; self columns never count
+    const mask = tf.tensor2d([[1, 1, 1, 0, 1], [0, 0, 1, 0, 0], [1, 1, 1, 1, 1]]);
+    const precision = positivePrecision(mask, labels, [1, 2, -1]);
+    assert.ok(precision !== undefined);
+    assert.ok(Math.abs(precision.dataSync()[0]! - 2 / 3) < 1e-7);
+    assert.equal(positivePrecision(mask, labels, [-1, -1, -1]), undefined);
+    const empty = new TagQueue(4);
+    assert.equal(positivePrecision(mask, empty, [1, 2, 3]), undefined);
+    tf.dispose([mask, precision]);
+    labels.dispose();
+    empty.dispose();
+  });
+
   it("sibling groups become exact float32 integers; no group is −1", () => {
     assert.equal(groupId("ApplyEyeMakeup_g08"), groupId("ApplyEyeMakeup_g08"));
     assert.notEqual(groupId("ApplyEyeMakeup_g08"), groupId("ApplyEyeMakeup_g09"));
@@ -182,6 +204,29 @@ describe("CoCLR schedule (clipflow coclr)", () => {
     const refused = clipflow(...args, ...tiny);
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /already holds a run/);
+  });
+});
+
+describe("UberNCE (the supervised oracle, InfoNCE with positives: labels)", () => {
+  it("with no labelled key queued it is InfoNCE; once the queue holds same-label keys the loss changes", async () => {
+    const instance = join(work, "uber-instance");
+    const labels = join(work, "uber-labels");
+    await pretrain({ spec: spec({ steps: 3 }), out: instance, workers: 0, log: quiet, progress: false });
+    await pretrain({ spec: spec({ steps: 3 }, { positives: "labels" }), out: labels, workers: 0, log: quiet, progress: false });
+    const [a, b] = [metricsOf(instance), metricsOf(labels)];
+    assert.equal(b[0]!.loss, a[0]!.loss);
+    // the tiny set has 3 classes: with batch 2 and a queue of 4, a same-label key is queued by step 3 at the latest
+    assert.ok(b.slice(1).some((m, i) => m.loss !== a[i + 1]!.loss), JSON.stringify([a, b]));
+    assert.ok((await tensor(labels, "task/labels")) !== undefined);
+  });
+
+  it("a batch without labels is a StageError naming targets.label", async () => {
+    const trainer = await buildTrainer(spec({ steps: 1 }, { positives: "labels" }));
+    const view = () => ({ data: new Uint8Array(2 * 6 * 32 * 32 * 3), shape: [2, 6, 32, 32, 3], layout: "BTHWC" as const });
+    const batch: Batch = { keys: ["a", "b"], videoIds: ["a", "b"], views: { rgb0: view(), rgb1: view() }, targets: {}, meta: [{}, {}] };
+    assert.throws(() => trainer.step(batch), (e: unknown) => e instanceof ClipflowError && e.field === "targets.label");
+    trainer.task.dispose();
+    trainer.optimizer.dispose();
   });
 });
 
