@@ -69,9 +69,11 @@ export interface SampleContext extends StageContext {
 export type MaybeAsync<T> = T | Promise<T> | Observable<T>;
 
 export type StageImpl<I, O> =
-  | { kind: "source"; items(ctx: StageContext & { stage: string }): AsyncIterable<O> | Iterable<O>; size?: number }
+  /** `size`: items per pass, when known; `listed`: the items themselves, when they are a plain list (sizes epochs). */
+  | { kind: "source"; items(ctx: StageContext & { stage: string }): AsyncIterable<O> | Iterable<O>; size?: number; listed?: readonly O[] }
   | { kind: "map"; map(input: I, ctx: SampleContext): MaybeAsync<O> }
-  | { kind: "flatMap"; flatMap(input: I, ctx: SampleContext): MaybeAsync<Iterable<O>> }
+  /** `expected`: how many outputs an input gives, known without running it (sizes epochs: TSP's clips per video). */
+  | { kind: "flatMap"; flatMap(input: I, ctx: SampleContext): MaybeAsync<Iterable<O>>; expected?(input: I): number }
   | { kind: "group"; size: number; keepPartial: boolean; group(inputs: I[], ctx: SampleContext): O }
   | { kind: "reorder"; holds: number; reorder<T>(ctx: StageContext & { stage: string }): OperatorFunction<T, T> };
 

@@ -84,6 +84,21 @@ function comparable(spec: unknown): string {
   return JSON.stringify(copy);
 }
 
+/**
+ * Batches per epoch, when the plan tells: the source's size when every item gives one sample, or the sum of each
+ * flatMap's `expected` count over the source's listed items (TSP: clips per video from its segments). Undefined when
+ * a flatMap cannot say (the schedule then counts the first epoch as it goes). Samples dropped as dead letters make
+ * the real count smaller.
+ */
+export function batchesPerEpoch(stages: readonly Stage<unknown, unknown>[], batchSize: number): number | undefined {
+  const source = stages[0]?.impl as { size?: number; listed?: readonly unknown[] } | undefined;
+  const flatMaps = stages.filter((stage) => stage.impl.kind === "flatMap").map((stage) => stage.impl as { expected?: (input: unknown) => number });
+  if (flatMaps.length === 0) return source?.size === undefined ? undefined : Math.floor(source.size / batchSize);
+  if (source?.listed === undefined || flatMaps.length > 1 || flatMaps[0]!.expected === undefined) return undefined;
+  const expected = flatMaps[0]!.expected;
+  return Math.floor(source.listed.reduce<number>((sum, item) => sum + expected(item), 0) / batchSize);
+}
+
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const { spec, out } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -134,10 +149,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     await writeFile(specPath, `${JSON.stringify(recorded, null, 2)}\n`);
     const stages = options.stages ?? compilePipelineSpec(spec).pipeline.stages;
     const batchSize = batchSizeOf(spec, options.stages);
+    const perEpoch = batchesPerEpoch(stages, batchSize);
     const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
-    // Batches per epoch are known when every video gives one sample (no flatMap stage, such as TSP's segment clips).
-    const oneSamplePerVideo = stages.every((stage) => stage.impl.kind !== "flatMap");
-    const perEpoch = sourceSize === undefined || !oneSamplePerVideo ? undefined : Math.floor(sourceSize / batchSize);
     if (perEpoch === 0) {
       throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSize}: nothing to train on`, { field: "stages[0].data" });
     }
@@ -166,7 +179,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
           const waitMs = performance.now() - lastDone;
           // Linear warm-up moves the learning rate every step, not only at epoch boundaries.
           if (train.schedule.kind === "multiStep" && epoch < train.schedule.warmup) {
-            trainer.optimizer.lr = trainer.schedule.lrAt(epoch, trainer.optimizer.lr, cursor - 1, perEpoch ?? 1);
+            // (with an unknown epoch length the rate steps once per epoch instead)
+            trainer.optimizer.lr = perEpoch === undefined ? trainer.schedule.lrAt(epoch, trainer.optimizer.lr) : trainer.schedule.lrAt(epoch, trainer.optimizer.lr, cursor - 1, perEpoch);
           }
           const result = replica === undefined ? trainer.step(batch) : await trainer.stepWith(replica, batch);
           step += 1;

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ClipflowError } from "../core/errors.ts";
 import { defineStage } from "../core/stage.ts";
 import type { Sample, VideoRef } from "../core/types.ts";
+import { segmentClipCount } from "../kernels/tsp.ts";
 
 export const segmentSample = defineStage({
   name: "segmentSample",
@@ -28,6 +29,7 @@ export const segmentSample = defineStage({
   }),
   create: (config) => ({
     kind: "flatMap",
+    expected: (video: VideoRef) => segmentClipCount(video.segments ?? [], config.numFrames / config.targetFps, config.clipsPerSegment),
     flatMap: async (video: VideoRef, ctx): Promise<Sample[]> => {
       if (video.segments === undefined || video.segments.length === 0) {
         throw new ClipflowError("BadAnnotation", "the video has no annotated segments (TSP needs an annotations CSV)", { uri: video.uri, field: "segments" });

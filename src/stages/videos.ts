@@ -24,6 +24,7 @@ export const videos = defineStage({
     return {
       kind: "source",
       size: dataset.videos.length * config.repeat,
+      listed: Array.from({ length: config.repeat }, () => dataset.videos).flat(),
       *items(ctx) {
         for (let pass = 0; pass < config.repeat; pass++) {
           const order = config.shuffle ? rngFor(ctx.seed, ctx.epoch + pass, ctx.stage, "order").shuffle(dataset.videos) : dataset.videos;

@@ -7,12 +7,12 @@ import { rngFromSeed } from "../../src/core/rng.ts";
 import { openDataset } from "../../src/io/datasets.ts";
 import { writeFeaturesH5 } from "../../src/io/featureFile.ts";
 import { synthesize } from "../../src/io/synth.ts";
-import { buildTrainer, pretrain } from "../../src/pipelines/pretrain.ts";
+import { batchesPerEpoch, buildTrainer, pretrain } from "../../src/pipelines/pretrain.ts";
 import { extractFeatures } from "../../src/pipelines/features.ts";
 import { specOfCheckpoint } from "../../src/pipelines/evaluate.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { tspSpec } from "../../src/pipelines/tsp.ts";
-import { parsePipelineSpec } from "../../src/stages/index.ts";
+import { compilePipelineSpec, parsePipelineSpec } from "../../src/stages/index.ts";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { evaluateLocalisation, regionScores } from "../../src/pipelines/localisation.ts";
 
@@ -45,8 +45,13 @@ describe("TSP pipeline (segment-balanced clips, action + region heads, GVF)", ()
       assert.ok(Number.isFinite(m.action) && Number.isFinite(m.region), JSON.stringify(m));
       assert.ok(Math.abs(m.action! + m.region! - m.loss!) < 1e-5);
     }
-    // Warm-up: the learning rate rises during the first epochs.
-    assert.ok(metrics[0]!.lr! < 0.01);
+    // Warm-up over 2 epochs whose length the plan gives before any decode: every segment of at least one clip
+    // (8 frames at 15 fps) gives 5 clips; the rate rises by base / (2 · batches per epoch) a step, never past the base.
+    const clips = openDataset(annotations).videos.reduce((sum, video) => sum + 5 * video.segments!.filter((g) => g.end - g.start >= 8 / 15).length, 0);
+    const perEpoch = batchesPerEpoch(compilePipelineSpec(spec(h5, 3)).pipeline.stages, 4);
+    assert.equal(perEpoch, Math.floor(clips / 4));
+    assert.ok(perEpoch! > 3);
+    metrics.forEach((m, i) => assert.ok(Math.abs(m.lr! - (0.01 * (i + 1)) / (2 * perEpoch!)) < 1e-9, `step ${i + 1}: lr ${m.lr}`));
     // The stem is frozen (group "stem" at 0×): its weights are still the initial ones; a head's are not.
     const { state } = await readCheckpoint(out);
     const fresh = await buildTrainer(spec(h5, 3));
