@@ -102,7 +102,7 @@ function checkLocalFile(uri: string): void {
   if (!stats.isFile()) throw new ClipflowError("DecodeError", "cannot open: not a regular file (a FIFO, socket or device)", { uri });
 }
 
-function openVideo(uri: string): Opened {
+function openVideo(uri: string, threads = 1): Opened {
   checkLocalFile(uri);
   const format = new FormatContext();
   let decoder: CodecContext | undefined;
@@ -130,8 +130,7 @@ function openVideo(uri: string): Opened {
     decoder.allocContext3(codec);
     ret = decoder.parametersToContext(stream.codecpar);
     if (ret < 0) throw new ClipflowError("DecodeError", `decoder setup: ${FFmpegError.strerror(ret)}`, { uri });
-    // two threads, not one: node-av 6.1 leaks ~80 KB per decoder opened with a single thread (measured; see README)
-    decoder.threadCount = 2;
+    decoder.threadCount = threads;
     decoder.pktTimebase = stream.timeBase;
     ret = decoder.open2Sync(codec, null);
     if (ret < 0) throw new ClipflowError("DecodeError", `cannot open decoder: ${FFmpegError.strerror(ret)}`, { uri });
@@ -173,7 +172,7 @@ export function libavInfo(uri: string): VideoInfo {
  */
 export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => number[]): DecodedFrames {
   const { uri } = request;
-  const opened = openVideo(uri);
+  const opened = openVideo(uri, request.threads);
   const { format, decoder, streamIndex, info, timeBase, startPts } = opened;
   let wanted: number[];
   try {
