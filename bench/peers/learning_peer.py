@@ -6,7 +6,11 @@ scores the frozen encoder against the same network at its initial weights: retri
 and a linear probe on the mean of 10 uniform clips. Compare its curves with clipflow's on the same videos: if PyTorch
 cannot learn a task in N steps, neither can we.
 
-Usage: TASK=labels|rate [WIDTH=0.125 SIZE=32 RATES=1,2,4 OPT=adam SEED=0] /usr/bin/python3 bench/peers/learning_peer.py DATA_DIR STEPS LR
+TASK=region trains TSP's region head alone (action vs background) on an untrimmed set (DATA_DIR with annotations.csv
+from `clipflow synth --kind untrimmed`, TEST_DIR beside it): 16 frames at 15 fps from a random segment at least one
+clip long, then held-out balanced accuracy on the centre clip of every test segment.
+
+Usage: TASK=labels|rate|region [WIDTH=0.125 SIZE=32 RATES=1,2,4 OPT=adam SEED=0 TEST_DIR=...] /usr/bin/python3 bench/peers/learning_peer.py DATA_DIR STEPS LR
 """
 import os
 import sys
@@ -41,7 +45,32 @@ def load(listing):
     return videos
 
 
-train, test = load("trainlist01.txt"), load("testlist01.txt")
+def load_untrimmed(folder):
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(folder, "annotations.csv"))))
+    videos, segments = {}, []
+    for row in rows:
+        name = row["video-name"]
+        if name not in videos:
+            capture = cv2.VideoCapture(os.path.join(folder, name))
+            frames = []
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA))
+            videos[name] = np.stack(frames[::2])  # 30 → 15 fps
+        first, last = round(float(row["t-start"]) * 15), round(float(row["t-end"]) * 15)
+        if last - first >= 16:
+            segments.append((videos[name], first, last, "Action" if row["region"] == "Action" else "Background"))
+    return [(v[first:last], region) for v, first, last, region in segments]
+
+
+if task == "region":
+    train, test = load_untrimmed(root), load_untrimmed(os.environ["TEST_DIR"])
+    rates = [1]
+else:
+    train, test = load("trainlist01.txt"), load("testlist01.txt")
 classes = {c: i for i, c in enumerate(sorted({c for _, c in train}))}
 scaled = lambda c: max(1, round(c * width))
 
@@ -74,7 +103,7 @@ torch.manual_seed(int(os.environ.get("SEED", "0")))
 encoder, channels = r3d10()
 initial, _ = r3d10()
 initial.load_state_dict(encoder.state_dict())
-if task == "labels":
+if task in ("labels", "region"):
     head = nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(channels, len(classes)))
 else:  # PRP's rate head: conv + BN + ReLU, pool, linear
     head = nn.Sequential(cbr(channels, channels, 3, 1, 1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(channels, len(rates)))
@@ -85,6 +114,9 @@ batch = lambda clips: torch.tensor(np.stack(clips)).permute(0, 4, 1, 2, 3).float
 
 
 def sample(video, cls):
+    if task == "region":
+        start = rng.integers(0, len(video) - 15)
+        return video[start + np.arange(16)], classes[cls]
     if task == "labels":
         start = rng.integers(0, max(1, len(video) - 31))
         return video[np.minimum(start + 2 * np.arange(16), len(video) - 1)], classes[cls]
@@ -145,6 +177,14 @@ def score(model, name):
     acc = (probe((fte - mu) / sd).argmax(1) == yte).float().mean().item()
     print(f"{name:12s} R@1 {100 * r1:.1f} R@5 {100 * r5:.1f} linear {100 * acc:.1f} ({len(test)} test videos)")
 
+
+if task == "region":
+    encoder.eval()
+    with torch.no_grad():
+        predicted = [head(encoder(batch([v[(len(v) - 16) // 2 + np.arange(16)]]))).argmax(1).item() for v, _ in test]
+    truth = [classes[c] for _, c in test]
+    recalls = [np.mean([p == t for p, t in zip(predicted, truth) if t == k]) for k in range(len(classes))]
+    print(f"held-out region: balanced accuracy {100 * np.mean(recalls):.1f}% over {len(test)} segments (recalls {', '.join(f'{100 * r:.0f}%' for r in recalls)})")
 
 if task == "rate":
     score(encoder, "rate")
