@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { synthesize } from "../src/io/synth.ts";
 import { tinyActions } from "./helpers/videoFixtures.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -64,4 +65,26 @@ it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the t
     assert.equal(typeof result["R@1"], "number");
     assert.equal(typeof result.accuracy, "number");
   }
+});
+
+it("examples/tac-synthetic.json → extract → examples/tsp-region-synthetic.json (--gvf replaces its file) from the CLI", async () => {
+  const work = mkdtempSync(join(tmpdir(), "clipflow-tspex-"));
+  await synthesize({ out: join(work, "untrimmed"), kind: "untrimmed", videos: 2, seed: 9, width: 64, height: 48, seconds: 8, classes: 3 });
+  const annotations = join(work, "untrimmed", "annotations.csv");
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/clipflow.js"), ...args], { encoding: "utf8", timeout: 120_000 });
+  const tac = cli("pretrain", "--pipeline", join(root, "examples/tac-synthetic.json"), "--data", annotations, "--out", join(work, "tac"), "--steps", "2", "--workers", "1");
+  assert.equal(tac.status, 0, tac.stderr);
+  const refused = cli("pretrain", "--pipeline", join(root, "examples/tac-synthetic.json"), "--data", annotations, "--gvf", "x.h5", "--out", join(work, "bad"), "--steps", "1");
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /--gvf.*has none/);
+  const gvf = join(work, "gvf.h5");
+  const extracted = cli("extract", "--checkpoint", join(work, "tac"), "--data", annotations, "--out", gvf, "--workers", "1");
+  assert.equal(extracted.status, 0, extracted.stderr);
+  const tsp = cli("pretrain", "--pipeline", join(root, "examples/tsp-region-synthetic.json"), "--data", annotations, "--gvf", gvf, "--out", join(work, "tsp"), "--steps", "2", "--workers", "1");
+  assert.equal(tsp.status, 0, tsp.stderr);
+  const spec = JSON.parse(readFileSync(join(work, "tsp", "spec.json"), "utf8")) as { stages: Array<{ stage: string; data?: string }> };
+  assert.equal(spec.stages.find((stage) => stage.stage === "gvf")?.data, gvf);
+  const metrics = readFileSync(join(work, "tsp", "metrics.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { region?: number; action?: number });
+  assert.equal(metrics.length, 2);
+  for (const m of metrics) assert.ok(Number.isFinite(m.region) && m.action !== undefined);
 });

@@ -26,13 +26,17 @@ export const builtinPipelines: Record<string, (overrides: BuiltinOverrides) => R
 /** Applies CLI overrides to a raw spec object (a parsed JSON file). */
 function applyOverrides(
   raw: Record<string, unknown>,
-  o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined; replicas?: number | undefined },
+  o: Omit<PipelineOverrides, "data"> & { data?: string | undefined; microBatch?: number | undefined; replicas?: number | undefined; gvf?: string | undefined },
 ): Record<string, unknown> {
   const spec = structuredClone(raw) as { seed?: number; stages?: Array<Record<string, unknown>>; train?: Record<string, unknown> };
   if (o.seed !== undefined) spec.seed = o.seed;
   for (const stage of spec.stages ?? []) {
     if (o.data !== undefined && (stage.stage === "videos" || stage.stage === "shards")) stage.data = o.data;
     if (o.batch !== undefined && stage.stage === "batch") stage.size = o.batch;
+    if (o.gvf !== undefined && stage.stage === "gvf") stage.data = o.gvf;
+  }
+  if (o.gvf !== undefined && !(spec.stages ?? []).some((stage) => stage.stage === "gvf")) {
+    throw new ClipflowError("ConfigError", "--gvf replaces the file of the spec's gvf stage, and this spec has none (a TAC spec?)", { field: "--gvf" });
   }
   if (spec.train !== undefined) {
     const train = spec.train as { epochs?: number; steps?: number; microBatch?: number; replicas?: number; optimizer?: Record<string, unknown>; task?: { backbone?: Record<string, unknown> } };
@@ -100,7 +104,7 @@ export function specFromArgs(values: Parsed["values"], readText: (path: string) 
   } else {
     throw new ClipflowError("ConfigError", `--pipeline: unknown pipeline "${pipeline}" (built in: ${Object.keys(builtinPipelines).join(", ")}; or a path ending in .json)`, { field: "--pipeline" });
   }
-  const spec = parsePipelineSpec(applyOverrides(raw, overrides));
+  const spec = parsePipelineSpec(applyOverrides(raw, builtin === undefined ? { ...overrides, gvf: stringFlag(values, "gvf") } : overrides));
   if (spec.train === undefined) throw new ClipflowError("SpecError", "a pretraining spec needs a `train` section", { field: "train" });
   return spec;
 }

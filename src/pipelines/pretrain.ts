@@ -87,8 +87,8 @@ function comparable(spec: unknown): string {
 /**
  * Batches per epoch, when the plan tells: the source's size when every item gives one sample, or the sum of each
  * flatMap's `expected` count over the source's listed items (TSP: clips per video from its segments). Undefined when
- * a flatMap cannot say (the schedule then counts the first epoch as it goes). Samples dropped as dead letters make
- * the real count smaller.
+ * a flatMap cannot say (a linear warm-up then steps once per epoch instead of once per batch). Samples dropped as
+ * dead letters make the real count smaller.
  */
 export function batchesPerEpoch(stages: readonly Stage<unknown, unknown>[], batchSize: number): number | undefined {
   const source = stages[0]?.impl as { size?: number; listed?: readonly unknown[] } | undefined;
@@ -152,7 +152,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     const perEpoch = batchesPerEpoch(stages, batchSize);
     const sourceSize = (stages[0]?.impl as { size?: number } | undefined)?.size;
     if (perEpoch === 0) {
-      throw new ClipflowError("ConfigError", `the data has ${sourceSize} videos, fewer than one batch of ${batchSize}: nothing to train on`, { field: "stages[0].data" });
+      throw new ClipflowError("ConfigError", `an epoch of the data (${sourceSize} videos) gives fewer samples than one batch of ${batchSize}: nothing to train on`, { field: "stages[0].data" });
     }
     const totalSteps = train.steps ?? (perEpoch === undefined ? undefined : perEpoch * train.epochs);
     const metrics = new JsonlWriter(join(out, "metrics.jsonl"));

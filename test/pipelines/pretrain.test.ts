@@ -88,7 +88,7 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     writeFileSync(empty, "");
     writeFileSync(join(work, "classInd.txt"), "1 A\n");
     const spec = parsePipelineSpec(prpSpec({ data: empty, steps: 1, batch: 2 }));
-    await assert.rejects(pretrain({ spec, out: join(work, "none"), workers: 0, log: quiet, progress: false }), /fewer than one batch/);
+    await assert.rejects(pretrain({ spec, out: join(work, "none"), workers: 0, log: quiet, progress: false }), /fewer samples than one batch/);
   });
 
   it("evaluates trained and random-init encoders (retrieval R@k and linear probe), and extracts HDF5 features", async () => {

@@ -22,6 +22,7 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
   --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP; not VTDL's stateful step)
   --gvf FILE.h5    TSP: global video features (clipflow extract of a trained encoder); without it, TAC
+                   (with a JSON spec: replaces the file of its gvf stage)
   --flow DIR       CoCLR: train stage 1 on flow, from a cache folder that clipflow flow printed, or "online"
                    (the fast method computed on the fly)
   --cycle M        CoCLR stage 2: one co-training cycle training M (rgb | flow) on RGB + flow views, with
