@@ -30,18 +30,22 @@ size = int(os.environ.get("SIZE", "32"))
 rates = [int(r) for r in os.environ.get("RATES", "1,2,4").split(",")]
 
 
+def read_frames(path):
+    capture = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA))
+    return np.stack(frames)
+
+
 def load(listing):
     videos = []
     for line in open(os.path.join(root, listing)):
         path = line.split()[0]
-        capture = cv2.VideoCapture(os.path.join(root, path))
-        frames = []
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA))
-        videos.append((np.stack(frames), path.split("/")[0]))
+        videos.append((read_frames(os.path.join(root, path)), path.split("/")[0]))
     return videos
 
 
@@ -52,14 +56,7 @@ def load_untrimmed(folder):
     for row in rows:
         name = row["video-name"]
         if name not in videos:
-            capture = cv2.VideoCapture(os.path.join(folder, name))
-            frames = []
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA))
-            videos[name] = np.stack(frames[::2])  # 30 → 15 fps
+            videos[name] = read_frames(os.path.join(folder, name))[::2]  # 30 → 15 fps
         first, last = round(float(row["t-start"]) * 15), round(float(row["t-end"]) * 15)
         if last - first >= 16:
             segments.append((videos[name], first, last, "Action" if row["region"] == "Action" else "Background"))
