@@ -21,6 +21,8 @@ export interface EvaluateOptions {
   kinds: Array<"retrieval" | "linear">;
   protocol?: RetrievalProtocol;
   randomInit?: boolean;
+  /** With randomInit: the seed of the untrained weights (default: the run's seed), to see how baselines vary. */
+  initSeed?: number | undefined;
   clips?: number;
   workers?: number | undefined;
   /** Linear-probe epochs (CoCLR: 100). */
@@ -38,7 +40,9 @@ export async function specOfCheckpoint(checkpoint: string): Promise<{ spec: Pipe
 export async function evaluate(options: EvaluateOptions): Promise<Record<string, unknown>> {
   const protocol = options.protocol ?? "prp";
   const { spec, dir } = await specOfCheckpoint(options.checkpoint);
-  const common = { spec, checkpoint: options.randomInit ? undefined : dir, clips: options.clips ?? 10, protocol, workers: options.workers, ...(options.log ? { log: options.log } : {}) };
+  if (options.initSeed !== undefined && !options.randomInit) throw new ClipflowError("ConfigError", "--init-seed sets the weights of --random-init; add --random-init", { field: "--init-seed" });
+  const initial = options.initSeed === undefined ? spec : { ...spec, seed: options.initSeed };
+  const common = { spec: initial, checkpoint: options.randomInit ? undefined : dir, clips: options.clips ?? 10, protocol, workers: options.workers, ...(options.log ? { log: options.log } : {}) };
   const train = await extractFeatures({ ...common, data: options.train });
   const test = await extractFeatures({ ...common, data: options.test });
   return scoreFeatures(train, test, options.kinds, protocol, { randomInit: options.randomInit === true, checkpoint: dir, probeEpochs: options.probeEpochs ?? 100, seed: spec.seed });

@@ -7,7 +7,7 @@ import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { readFeaturesH5 } from "../../src/io/featureFile.ts";
-import { evaluate } from "../../src/pipelines/evaluate.ts";
+import { evaluate, specOfCheckpoint } from "../../src/pipelines/evaluate.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
 import { vtdlSpec } from "../../src/pipelines/vtdl.ts";
@@ -103,6 +103,10 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     }
     assert.equal(trained.randomInit, false);
     assert.equal(random.randomInit, true);
+    // --init-seed: the run's own seed gives the default baseline exactly; it belongs to --random-init only
+    const { spec: runSpec } = await specOfCheckpoint(out);
+    assert.deepEqual(await evaluate({ ...common, randomInit: true, initSeed: runSpec.seed }), random);
+    await assert.rejects(evaluate({ ...common, initSeed: 3 }), (e: unknown) => e instanceof ClipflowError && e.field === "--init-seed");
 
     const h5 = join(work, "features.h5");
     const run = clipflow("extract", "--checkpoint", out, "--data", join(data, "testlist01.txt"), "--out", h5, "--clips", "3", "--workers", "0");

@@ -20,6 +20,7 @@ export const help = `clipflow eval retrieval|linear|all|localisation --checkpoin
   --protocol P       prp (10 clips, max-pooled conv features, cosine) | coclr (pooled features, centred, dot product)
   --clips N          clips per video (default 10; localisation: per segment, default 1)
   --random-init      the same architecture untrained: the baseline for every number
+  --init-seed S      with --random-init (retrieval, linear, all): the seed of those weights (default: the run's)
   --gvf FILE.h5      localisation: global video features of the test videos, to score the region head
   --epochs N         linear-probe epochs (default 100)
   --workers N        decode worker threads
@@ -39,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       workers: { type: "string" },
       out: { type: "string" },
       "random-init": { type: "boolean" },
+      "init-seed": { type: "string" },
       gvf: { type: "string" },
     },
     true,
@@ -75,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     kinds: kind === "all" ? ["retrieval", "linear"] : [kind],
     protocol,
     randomInit: values["random-init"] === true,
+    initSeed: optionalIntFlag(values, "init-seed", 0),
     clips: intFlag(values, "clips", 10, 1),
     probeEpochs: intFlag(values, "epochs", 100, 1),
     workers: optionalIntFlag(values, "workers"),
