@@ -29,6 +29,19 @@ it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
   assert.equal(JSON.parse(readFileSync(join(out, "spec.json"), "utf8")).name, "prp-small");
 });
 
+it("examples/vtdl-synthetic.json (VTDL at 32×32, queue 256, Adam) pretrains for a few steps from the CLI", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "clipflow-example-")), "run");
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "bin/clipflow.js"), "pretrain", "--pipeline", join(root, "examples/vtdl-synthetic.json"), "--data", join(data, "trainlist01.txt"), "--out", out, "--steps", "2", "--workers", "1", "--width", "0.0625", "--batch", "2"],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^done: 2 steps/m);
+  const spec = JSON.parse(readFileSync(join(out, "spec.json"), "utf8")) as { name: string; train: { task: { kind: string; queueSize: number } } };
+  assert.deepEqual([spec.name, spec.train.task.kind, spec.train.task.queueSize], ["vtdl-synthetic", "vtdl", 256]);
+});
+
 it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) trains for a few steps", () => {
   const out = join(mkdtempSync(join(tmpdir(), "clipflow-arrow-")), "run");
   const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "examples/arrowOfTime.ts"), join(data, "trainlist01.txt"), out, "3"], { encoding: "utf8", timeout: 120_000, cwd: root });
