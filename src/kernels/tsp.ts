@@ -23,17 +23,20 @@ export interface SegmentClipsInput {
   seed: number;
 }
 
+/** A segment yields clips only if one clip fits in it. */
+const holdsClip = (segment: Segment, clipSeconds: number): boolean => segment.end - segment.start >= clipSeconds;
+
 /** How many clips segmentClips gives for these segments (known before any decode: it sizes TSP's epochs). */
 export function segmentClipCount(segments: readonly Segment[], clipSeconds: number, clipsPerSegment: number): number {
-  return segments.filter((segment) => segment.end - segment.start - clipSeconds >= 0).length * clipsPerSegment;
+  return segments.filter((segment) => holdsClip(segment, clipSeconds)).length * clipsPerSegment;
 }
 
 export function segmentClips(input: SegmentClipsInput): SegmentClip[] {
   const rng = rngFromSeed(input.seed);
   const clips: SegmentClip[] = [];
   input.segments.forEach((segment, index) => {
+    if (!holdsClip(segment, input.clipSeconds)) return;
     const room = segment.end - segment.start - input.clipSeconds;
-    if (room < 0) return; // the same rule as segmentClipCount
     for (let k = 0; k < input.clipsPerSegment; k += 1) {
       const r = input.mode === "random" ? rng.next() : 0.5;
       clips.push({

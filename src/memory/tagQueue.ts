@@ -1,7 +1,7 @@
 /**
  * A ring of one number per queue row (a label or a sibling-group id; −1 = unknown), written at the same pointer as the
  * FeatureQueue it shadows. Plain numbers live in `values` for the mining masks; `variable` mirrors them for checkpoints
- * (call sync() after writes, restore() after a checkpoint load). Tensor-owning: dispose() frees the variable.
+ * (call sync() before a checkpoint reads it, restore() after a checkpoint load). Tensor-owning: dispose() frees the variable.
  */
 import * as tf from "@tensorflow/tfjs";
 

@@ -129,14 +129,15 @@ export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
         sampler?.queue.enqueue(entry.samplerKeys);
         tf.dispose([entry.keys, entry.samplerKeys]);
       }
-      groups.sync();
-      labels.sync();
     },
     features(clips, protocol) {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
     stateTensors() {
       const tensors = momentumState(keyStore, queue);
+      // the tag rings live in plain arrays; their variables are brought up to date only when a checkpoint asks
+      groups.sync();
+      labels.sync();
       tensors.set("groups", groups.variable);
       tensors.set("labels", labels.variable);
       if (sampler !== undefined) {

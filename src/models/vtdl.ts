@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
 import type { Batch } from "../core/types.ts";
-import { uberNce } from "../losses/coclr.ts";
+import { labelPositives, uberNce } from "../losses/coclr.ts";
 import { infoNce, infoNceLogits } from "../losses/nce.ts";
 import { momentumUpdate } from "../memory/momentum.ts";
 import { FeatureQueue } from "../memory/queue.ts";
@@ -82,7 +82,7 @@ function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, 
         const rowLabels = targetData(batch, "label");
         pending.push({ keys: tf.keep(k), labels: rowLabels });
         const logits = infoNceLogits({ query: q, key: k, queue: queued, temperature: config.temperature });
-        const loss = uberNce(logits, tf.concat([tf.ones([rowLabels.length, 1]), labels.matches(rowLabels)], 1) as tf.Tensor2D);
+        const loss = uberNce(logits, labelPositives(tf.tensor1d(rowLabels), tf.tensor1d(labels.values)));
         return { loss, terms: { nce: loss } };
       }
       pending.push({ keys: tf.keep(k), labels: [] });
@@ -96,14 +96,16 @@ function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, 
         queue.enqueue(entry.keys);
         entry.keys.dispose();
       }
-      labels?.sync();
     },
     features(clips, protocol) {
       return clipFeatures(query.backbone.forward(clips, false), protocol);
     },
     stateTensors() {
       const tensors = momentumState(keyStore, queue);
-      if (labels !== undefined) tensors.set("labels", labels.variable);
+      if (labels !== undefined) {
+        labels.sync(); // brought up to date only when a checkpoint asks
+        tensors.set("labels", labels.variable);
+      }
       return tensors;
     },
     stateScalars: () => ({ queuePointer: queue.pointer, queueFilled: queue.filled }),
