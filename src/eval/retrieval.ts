@@ -53,27 +53,48 @@ export function retrievalRecall(
   options: { protocol?: RetrievalProtocol; ks?: readonly number[] } = {},
 ): Record<string, number> {
   const ks = [...new Set(options.ks ?? defaultKs)];
-  const protocol = options.protocol ?? "prp";
+  const ranks = firstHitRanks(gallery, queries, { protocol: options.protocol ?? "prp", maxK: Math.max(...ks) });
+  return recallAt(ranks, ks);
+}
+
+/** R@k from first-hit ranks (see firstHitRanks), over all queries or the given query indices (a bootstrap resample). */
+export function recallAt(ranks: Int32Array, ks: readonly number[], indices?: ArrayLike<number>): Record<string, number> {
+  const n = indices === undefined ? ranks.length : indices.length;
+  const out: Record<string, number> = {};
+  for (const k of ks) {
+    let hits = 0;
+    for (let i = 0; i < n; i++) {
+      const rank = ranks[indices === undefined ? i : (indices[i] as number)] as number;
+      if (rank >= 0 && rank < k) hits++;
+    }
+    out[`R@${k}`] = hits / n;
+  }
+  return out;
+}
+
+/**
+ * For every query, the 0-based rank among its maxK nearest train videos of the first one of its class, or −1 when none
+ * of them is (R@k counts the queries with 0 ≤ rank < k).
+ */
+export function firstHitRanks(gallery: FeatureSet, queries: FeatureSet, options: { protocol: RetrievalProtocol; maxK: number }): Int32Array {
   const nGallery = rows(gallery, "train");
   const nQuery = rows(queries, "test");
   if (gallery.dim !== queries.dim) {
     throw new ClipflowError("ConfigError", `train features have ${gallery.dim} dims, test features ${queries.dim}`, { field: "dim" });
   }
   if (nGallery === 0 || nQuery === 0) throw new ClipflowError("ConfigError", "retrieval needs at least one train and one test video");
-  const centre = protocol === "coclr";
+  const centre = options.protocol === "coclr";
   const g = normalizeRows(gallery, centre);
   const q = normalizeRows(queries, centre);
   const { dim } = gallery;
-  const maxK = Math.min(Math.max(...ks), nGallery);
-  const hits = new Map<number, number>(ks.map((k) => [k, 0]));
+  const maxK = Math.min(options.maxK, nGallery);
+  const ranks = new Int32Array(nQuery);
   const sims = new Float64Array(nGallery);
-  const order = new Int32Array(nGallery);
   for (let i = 0; i < nQuery; i++) {
     for (let j = 0; j < nGallery; j++) {
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += (q[i * dim + d] as number) * (g[j * dim + d] as number);
       sims[j] = dot;
-      order[j] = j;
     }
     // top-maxK by partial selection (stable: equal similarities keep gallery order)
     const top: number[] = [];
@@ -86,10 +107,7 @@ export function retrievalRecall(
       if (top.length > maxK) top.pop();
     }
     const label = queries.labels[i];
-    const firstHit = top.findIndex((j) => gallery.labels[j] === label);
-    for (const k of ks) if (firstHit >= 0 && firstHit < k) hits.set(k, (hits.get(k) as number) + 1);
+    ranks[i] = top.findIndex((j) => gallery.labels[j] === label);
   }
-  const out: Record<string, number> = {};
-  for (const k of ks) out[`R@${k}`] = (hits.get(k) as number) / nQuery;
-  return out;
+  return ranks;
 }

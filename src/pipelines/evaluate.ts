@@ -4,11 +4,12 @@
  * features. Results are plain JSON objects (written by the CLI and drawn in report.html).
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { ClipflowError } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import { linearProbe } from "../eval/linearProbe.ts";
-import { retrievalRecall, type RetrievalProtocol } from "../eval/retrieval.ts";
+import { compareEncoders, type Comparison, type ScoredEncoder } from "../eval/compare.ts";
+import { firstHitRanks, retrievalRecall, type RetrievalProtocol } from "../eval/retrieval.ts";
 import { readCheckpoint, runDirOf } from "../io/checkpoint.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { extractFeatures, type VideoFeatures } from "./features.ts";
@@ -48,6 +49,68 @@ export async function evaluate(options: EvaluateOptions): Promise<Record<string,
   return scoreFeatures(train, test, options.kinds, protocol, { randomInit: options.randomInit === true, checkpoint: dir, probeEpochs: options.probeEpochs ?? 100, seed: spec.seed });
 }
 
+export interface CompareOptions {
+  /** Pretrained runs (run directories or checkpoints); the first one's architecture is the one initialised at random. */
+  checkpoints: string[];
+  /** Random initialisations of that architecture, at init seeds 0 … randomInits − 1. */
+  randomInits: number;
+  train: string;
+  test: string;
+  protocol?: RetrievalProtocol;
+  clips?: number;
+  probeEpochs?: number;
+  resamples?: number;
+  workers?: number | undefined;
+  log?: (line: string) => void;
+}
+
+/**
+ * Every pretrained run and `randomInits` random initialisations, each extracted once and scored on the same test
+ * videos (R@1/5/10 and the linear probe, one probe seed for all), then compared with a bootstrap over test videos
+ * (src/eval/compare.ts).
+ */
+export async function compareRuns(options: CompareOptions): Promise<Comparison> {
+  if (options.checkpoints.length === 0) throw new ClipflowError("ConfigError", "clipflow eval compare: give at least one --checkpoint", { field: "--checkpoint" });
+  if (options.randomInits < 1) throw new ClipflowError("ConfigError", "clipflow eval compare: --random-inits must be at least 1", { field: "--random-inits" });
+  const protocol = options.protocol ?? "prp";
+  const encoders: Array<{ name: string; spec: PipelineSpec; dir: string | undefined }> = [];
+  for (const checkpoint of options.checkpoints) {
+    const { spec, dir } = await specOfCheckpoint(checkpoint);
+    encoders.push({ name: runName(dir), spec, dir });
+  }
+  const base = encoders[0]!.spec;
+  for (let seed = 0; seed < options.randomInits; seed++) encoders.push({ name: `init seed ${seed}`, spec: { ...base, seed }, dir: undefined });
+  const scored: ScoredEncoder[] = [];
+  for (const encoder of encoders) {
+    options.log?.(`compare: ${encoder.name}${encoder.dir === undefined ? " (random init)" : ""}`);
+    const common = { spec: encoder.spec, checkpoint: encoder.dir, clips: options.clips ?? 10, protocol, workers: options.workers, ...(options.log ? { log: options.log } : {}) };
+    const train = await extractFeatures({ ...common, data: options.train });
+    const test = await extractFeatures({ ...common, data: options.test });
+    requireLabels(train, test);
+    const probe = linearProbe(train, test, { epochs: options.probeEpochs ?? 100, seed: 0 });
+    scored.push({
+      name: encoder.name,
+      randomInit: encoder.dir === undefined,
+      ranks: firstHitRanks(train, test, { protocol, maxK: 10 }),
+      correct: Uint8Array.from(probe.predictions, (p, i) => (p === test.labels[i] ? 1 : 0)),
+    });
+  }
+  return compareEncoders(scored, { ks: [1, 5, 10], resamples: options.resamples ?? 2000 });
+}
+
+/** Both sets have videos, all with class labels. */
+function requireLabels(train: VideoFeatures, test: VideoFeatures): void {
+  for (const [name, set] of [["train", train], ["test", test]] as const) {
+    if (set.labels.length === 0) throw new ClipflowError("ConfigError", `the ${name} data gave no videos to evaluate`, { field: `--${name}` });
+    if (Array.from(set.labels).some((label) => label < 0)) throw new ClipflowError("ConfigError", `the ${name} data has unlabelled videos; evaluation needs class labels`, { field: `--${name}` });
+  }
+}
+
+/** A short name for a run: its directory (the parent of checkpoints/…). */
+function runName(dir: string): string {
+  return basename(runDirOf(dir));
+}
+
 export function scoreFeatures(
   train: VideoFeatures,
   test: VideoFeatures,
@@ -55,10 +118,7 @@ export function scoreFeatures(
   protocol: RetrievalProtocol,
   settings: { randomInit: boolean; checkpoint: string; probeEpochs: number; seed: number },
 ): Record<string, unknown> {
-  for (const [name, set] of [["train", train], ["test", test]] as const) {
-    if (set.labels.length === 0) throw new ClipflowError("ConfigError", `the ${name} data gave no videos to evaluate`, { field: `--${name}` });
-    if (Array.from(set.labels).some((label) => label < 0)) throw new ClipflowError("ConfigError", `the ${name} data has unlabelled videos; evaluation needs class labels`, { field: `--${name}` });
-  }
+  requireLabels(train, test);
   const result: Record<string, unknown> = {
     protocol,
     randomInit: settings.randomInit,

@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { readFeaturesH5 } from "../../src/io/featureFile.ts";
+import type { Comparison } from "../../src/eval/compare.ts";
 import { evaluate, specOfCheckpoint } from "../../src/pipelines/evaluate.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
@@ -107,6 +108,27 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     const { spec: runSpec } = await specOfCheckpoint(out);
     assert.deepEqual(await evaluate({ ...common, randomInit: true, initSeed: runSpec.seed }), random);
     await assert.rejects(evaluate({ ...common, initSeed: 3 }), (e: unknown) => e instanceof ClipflowError && e.field === "--init-seed");
+
+    // eval compare: the same run twice against init seeds 0–3; seed 3 is the run's, so its retrieval is the baseline's above
+    const json = join(work, "compare.json");
+    const evalArgs = ["--train", common.train, "--test", common.test, "--clips", "2", "--workers", "0", "--epochs", "5"];
+    const compared = clipflow("eval", "compare", "--checkpoint", out, "--checkpoint", out, "--random-inits", "4", "--resamples", "50", "--out", json, ...evalArgs);
+    assert.equal(compared.status, 0, compared.stderr);
+    const c = JSON.parse(readFileSync(json, "utf8")) as Comparison;
+    assert.deepEqual(c.encoders.map((e) => [e.name, e.randomInit]), [["run", false], ["run", false], ["init seed 0", true], ["init seed 1", true], ["init seed 2", true], ["init seed 3", true]]);
+    for (const k of ["R@1", "R@5", "R@10"]) {
+      assert.equal(c.encoders[0]!.scores[k], trained[k]);
+      assert.equal(c.encoders[5]!.scores[k], random[k]);
+      assert.equal(c.pretrained[k]!.sd, 0);
+      assert.equal(c.margin[k]!.mean, (trained[k] as number) - c.encoders.slice(2).reduce((sum, e) => sum + e.scores[k]!, 0) / 4);
+    }
+    assert.match(compared.stderr, /random init mean ± sd/);
+    const twoForOne = clipflow("eval", "retrieval", "--checkpoint", out, "--checkpoint", out, ...evalArgs);
+    assert.notEqual(twoForOne.status, 0);
+    assert.match(twoForOne.stderr, /one --checkpoint \(several are for eval compare\)/);
+    const none = clipflow("eval", "compare", ...evalArgs);
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /--checkpoint is required/);
 
     const h5 = join(work, "features.h5");
     const run = clipflow("extract", "--checkpoint", out, "--data", join(data, "testlist01.txt"), "--out", h5, "--clips", "3", "--workers", "0");

@@ -2,16 +2,21 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ClipflowError } from "../../core/errors.ts";
-import { evaluate } from "../../pipelines/evaluate.ts";
+import { formatComparison } from "../../eval/compare.ts";
+import { compareRuns, evaluate } from "../../pipelines/evaluate.ts";
 import { intFlag, optionalIntFlag, parseCommandArgs, requireFlag, stringFlag, type Parsed } from "../args.ts";
 import { evaluateLocalisation } from "../../pipelines/localisation.ts";
 
-export const help = `clipflow eval retrieval|linear|all|localisation --checkpoint RUN --train DATA --test DATA [options]
+export const help = `clipflow eval retrieval|linear|all|compare|localisation --checkpoint RUN --train DATA --test DATA [options]
 
   retrieval      nearest-neighbour retrieval, test videos as queries against train videos: R@1/5/10/20/50
   linear         linear probe on frozen features (CoCLR protocol: L2-normalise → BatchNorm → Linear, SGD lr 0.1,
                  wd 1e-3, ×0.1 at 60% and 80% of the epochs): top-1 accuracy
   all            both, from one feature extraction
+  compare        pretrained runs (--checkpoint repeated: e.g. one per training seed) against --random-inits N random
+                 initialisations of the first run's architecture: R@1/5/10 and probe accuracy of each, group mean ± sd,
+                 and the margin with a bootstrap interval over test videos; "clear" when the interval is above zero
+                 and every pretrained run beats every random init
   localisation   TSP / TAC runs on annotated untrimmed videos (DATA = annotations CSV): clips at the centre of every
                  segment; a linear probe on pooled clip features tells action from background (accuracy, balanced
                  accuracy); with --gvf FILE.h5 (GVF of the test videos) also TSP's own region head
@@ -21,6 +26,8 @@ export const help = `clipflow eval retrieval|linear|all|localisation --checkpoin
   --clips N          clips per video (default 10; localisation: per segment, default 1)
   --random-init      the same architecture untrained: the baseline for every number
   --init-seed S      with --random-init (retrieval, linear, all): the seed of those weights (default: the run's)
+  --random-inits N   compare: random initialisations at init seeds 0 … N−1 (default 3)
+  --resamples N      compare: bootstrap resamples (default 2000)
   --gvf FILE.h5      localisation: global video features of the test videos, to score the region head
   --epochs N         linear-probe epochs (default 100)
   --workers N        decode worker threads
@@ -31,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
     "eval",
     argv,
     {
-      checkpoint: { type: "string" },
+      checkpoint: { type: "string", multiple: true },
+      "random-inits": { type: "string" },
+      resamples: { type: "string" },
       train: { type: "string" },
       test: { type: "string" },
       protocol: { type: "string" },
@@ -50,8 +59,30 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const kind = positionals[0];
-  if (kind !== "retrieval" && kind !== "linear" && kind !== "all" && kind !== "localisation") {
-    throw new ClipflowError("ConfigError", `clipflow eval: say retrieval, linear, all or localisation (got ${kind === undefined ? "nothing" : `"${kind}"`})`, { field: "kind" });
+  if (kind !== "retrieval" && kind !== "linear" && kind !== "all" && kind !== "compare" && kind !== "localisation") {
+    throw new ClipflowError("ConfigError", `clipflow eval: say retrieval, linear, all, compare or localisation (got ${kind === undefined ? "nothing" : `"${kind}"`})`, { field: "kind" });
+  }
+  const checkpoints = (values.checkpoint as string[] | undefined) ?? [];
+  if (kind !== "compare" && checkpoints.length > 1) throw new ClipflowError("ConfigError", `clipflow eval ${kind}: one --checkpoint (several are for eval compare)`, { field: "--checkpoint" });
+  values.checkpoint = checkpoints[0];
+  const protocol = stringFlag(values, "protocol") ?? "prp";
+  if (protocol !== "prp" && protocol !== "coclr") throw new ClipflowError("ConfigError", `--protocol must be prp or coclr, got "${protocol}"`, { field: "--protocol" });
+  if (kind === "compare") {
+    if (checkpoints.length === 0) requireFlag(values, "checkpoint", "eval compare");
+    const comparison = await compareRuns({
+      checkpoints,
+      randomInits: intFlag(values, "random-inits", 3, 1),
+      resamples: intFlag(values, "resamples", 2000, 1),
+      train: requireFlag(values, "train", "eval"),
+      test: requireFlag(values, "test", "eval"),
+      protocol,
+      clips: intFlag(values, "clips", 10, 1),
+      probeEpochs: intFlag(values, "epochs", 100, 1),
+      workers: optionalIntFlag(values, "workers"),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stderr.write(`${formatComparison(comparison)}\n`);
+    return write(values, comparison as unknown as Record<string, unknown>);
   }
   if (kind === "localisation") {
     return write(
@@ -68,8 +99,6 @@ export async function run(argv: string[]): Promise<number> {
       }),
     );
   }
-  const protocol = stringFlag(values, "protocol") ?? "prp";
-  if (protocol !== "prp" && protocol !== "coclr") throw new ClipflowError("ConfigError", `--protocol must be prp or coclr, got "${protocol}"`, { field: "--protocol" });
   const result = await evaluate({
     checkpoint: requireFlag(values, "checkpoint", "eval"),
     train: requireFlag(values, "train", "eval"),
