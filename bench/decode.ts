@@ -11,7 +11,7 @@
  * Run: npm run bench:decode
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rngFromSeed } from "../src/core/rng.ts";
@@ -23,6 +23,7 @@ import { ffmpegBinary } from "../src/io/ffmpegBinary.ts";
 import { renderFrame } from "../src/io/synth.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-decode-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 const W = 320;
 const H = 240;
 const look = { background: [40, 90, 160], backgroundAlt: [200, 180, 60], backgroundScale: 9, drift: 0.5, colour: [230, 40, 40], colourAlt: [20, 220, 90], shape: "disk", stripes: 3 } as const;

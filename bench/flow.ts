@@ -9,7 +9,7 @@
  * Run: npm run bench:flow
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gaussianKernel1d } from "../src/kernels/colour.ts";
@@ -81,6 +81,7 @@ function median(fn: () => unknown, reps: number): number {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-flow-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 const pairs: { name: string; width: number; height: number; size: number; motion: string; i0: Uint8Array; i1: Uint8Array }[] = [];
 for (const size of [112, 224]) {
   const tex = texture(size + 64, 7 + size);

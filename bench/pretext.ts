@@ -9,7 +9,7 @@
  * Run: npm run bench:pretext
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCpuPool } from "../src/core/cpuPool.ts";
@@ -26,6 +26,7 @@ import { listSource } from "../src/stages/listSource.ts";
 
 const SAMPLES = 96;
 const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-pretext-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 await synthesize({ out: join(dir, "actions"), kind: "actions", videos: 12, seed: 5, width: 320, height: 240, seconds: 10, classes: 6 });
 const files = listFolder(join(dir, "actions")).videos;
 const items = Array.from({ length: SAMPLES + 8 }, (_, i) => ({ ...files[i % files.length]!, id: `${files[i % files.length]!.id}-${i}` }));

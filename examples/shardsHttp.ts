@@ -4,7 +4,7 @@
  * read sequentially out of each shard, decoded once, and dropped; a bounded shuffle buffer mixes shards.
  * Run: npx tsx examples/shardsHttp.ts [DATA] [RUN] [STEPS]   (DATA defaults to data/demo-actions/trainlist01.txt)
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDataset } from "../src/io/datasets.ts";
@@ -35,4 +35,5 @@ try {
   console.log(`shards over HTTP: ${index.shards.length} shards from ${url}, ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, run in ${out}`);
 } finally {
   await server.close();
+  rmSync(shardDir, { recursive: true, force: true });
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { synthesize } from "../src/io/synth.ts";
 import { tinyActions } from "./helpers/videoFixtures.ts";
+import { tempDir } from "./helpers/tempDir.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 let data = "";
@@ -16,7 +16,7 @@ before(async () => {
 });
 
 it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "clipflow-example-")), "run");
+  const out = join(tempDir("clipflow-example-"), "run");
   const run = spawnSync(
     process.execPath,
     [join(root, "bin/clipflow.js"), "pretrain", "--pipeline", join(root, "examples/prp-small.json"), "--data", join(data, "trainlist01.txt"), "--out", out, "--steps", "2", "--workers", "1"],
@@ -30,7 +30,7 @@ it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
 });
 
 it("examples/vtdl-synthetic.json (VTDL at 32×32, queue 256, Adam) pretrains for a few steps from the CLI", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "clipflow-example-")), "run");
+  const out = join(tempDir("clipflow-example-"), "run");
   const run = spawnSync(
     process.execPath,
     [join(root, "bin/clipflow.js"), "pretrain", "--pipeline", join(root, "examples/vtdl-synthetic.json"), "--data", join(data, "trainlist01.txt"), "--out", out, "--steps", "2", "--workers", "1", "--width", "0.0625", "--batch", "2"],
@@ -43,7 +43,7 @@ it("examples/vtdl-synthetic.json (VTDL at 32×32, queue 256, Adam) pretrains for
 });
 
 it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) trains for a few steps", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "clipflow-arrow-")), "run");
+  const out = join(tempDir("clipflow-arrow-"), "run");
   const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "examples/arrowOfTime.ts"), join(data, "trainlist01.txt"), out, "3"], { encoding: "utf8", timeout: 120_000, cwd: root });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^arrow of time: 3 steps, last loss \d/m);
@@ -53,7 +53,7 @@ it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) t
 });
 
 it("examples/shardsHttp.ts: pretrains from tar shards served over HTTP", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "clipflow-shex-")), "run");
+  const out = join(tempDir("clipflow-shex-"), "run");
   const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "examples/shardsHttp.ts"), join(data, "trainlist01.txt"), out, "2"], { encoding: "utf8", timeout: 120_000, cwd: root });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^shards over HTTP: 1 shards from http:\/\/127\.0\.0\.1:\d+\/index\.json, 2 steps, last loss \d/m);
@@ -62,7 +62,7 @@ it("examples/shardsHttp.ts: pretrains from tar shards served over HTTP", () => {
 });
 
 it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the table and the report path", () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-demo-"));
+  const dir = tempDir("clipflow-demo-");
   const run = spawnSync(
     process.execPath,
     [join(root, "bin/clipflow.js"), "demo", "--data", join(dir, "data"), "--out", join(dir, "run"), "--steps", "2", "--videos", "24", "--workers", "1"],
@@ -81,7 +81,7 @@ it("clipflow demo runs end to end (smoke: 2 steps on 24 videos) and prints the t
 });
 
 it("examples/tac-synthetic.json → extract → examples/tsp-region-synthetic.json (--gvf replaces its file) from the CLI", async () => {
-  const work = mkdtempSync(join(tmpdir(), "clipflow-tspex-"));
+  const work = tempDir("clipflow-tspex-");
   await synthesize({ out: join(work, "untrimmed"), kind: "untrimmed", videos: 2, seed: 9, width: 64, height: 48, seconds: 8, classes: 3 });
   const annotations = join(work, "untrimmed", "annotations.csv");
   const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/clipflow.js"), ...args], { encoding: "utf8", timeout: 120_000 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
 const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
@@ -34,7 +34,7 @@ test("schema prints the JSON Schema (stdout or --out), with --help of its own", 
   assert.equal(printed.status, 0);
   const schema = JSON.parse(printed.stdout) as { properties: Record<string, unknown> };
   assert.ok("stages" in schema.properties && "maxInFlight" in schema.properties);
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-"));
+  const dir = tempDir("clipflow-cli-");
   assert.equal(clipflow("schema", "--out", join(dir, "s.json")).status, 0);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, "s.json"), "utf8")), schema);
   const help = clipflow("schema", "--help");
@@ -43,7 +43,7 @@ test("schema prints the JSON Schema (stdout or --out), with --help of its own", 
 });
 
 test("synth then probe: a dataset on disk, one JSON line per video and a summary; bad flags name the flag", () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-synth-"));
+  const dir = tempDir("clipflow-cli-synth-");
   const synth = clipflow("synth", "--out", join(dir, "d"), "--videos", "4", "--classes", "2", "--size", "32x32", "--seconds", "0.5");
   assert.equal(synth.status, 0, synth.stderr);
   assert.match(synth.stdout, /^wrote 4 actions videos \(2 classes\) to /);
@@ -60,7 +60,7 @@ test("synth then probe: a dataset on disk, one JSON line per video and a summary
 });
 
 test("shard writes tar shards and an index from any DATA", () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-cli-shard-"));
+  const dir = tempDir("clipflow-cli-shard-");
   assert.equal(clipflow("synth", "--out", join(dir, "d"), "--videos", "4", "--classes", "2", "--size", "32x32", "--seconds", "0.5").status, 0);
   const shard = clipflow("shard", "--data", join(dir, "d"), "--out", join(dir, "s"), "--per-shard", "3");
   assert.equal(shard.status, 0, shard.stderr);

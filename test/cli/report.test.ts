@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { writeReport } from "../../src/cli/report.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("report.html draws loss terms, throughput, timings and evaluations as rendered SVG charts", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-report-"));
+  const dir = tempDir("clipflow-report-");
   const lines = Array.from({ length: 20 }, (_, step) =>
     JSON.stringify({ step, epoch: Math.floor(step / 10), loss: 2 - step * 0.05, ce: 1.2 - step * 0.02, mse: 0.8 - step * 0.03, lr: 0.01, clips_per_s: 30 + step, data_wait_ms: 5, step_ms: 200 }),
   );
@@ -27,7 +27,7 @@ test("report.html draws loss terms, throughput, timings and evaluations as rende
 });
 
 test("an empty run directory still gives a valid report", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-report-"));
+  const dir = tempDir("clipflow-report-");
   const html = readFileSync(await writeReport(dir), "utf8");
   assert.match(html, /steps: 0 · dead letters: 0/);
   assert.equal((html.match(/<svg /g) ?? []).length, 0);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { formatDuration, RunMetrics, startProgress } from "../../src/core/metrics.ts";
 import { chain } from "../../src/core/pipeline.ts";
 import { runPipeline } from "../../src/core/runner.ts";
 import { listSource } from "../../src/stages/index.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("formatDuration", () => {
   assert.equal(formatDuration(5.4), "5s");
@@ -33,7 +33,7 @@ test("stage metrics count, time and measure queues", () => {
 });
 
 test("progress: a rewritten line on a TTY, JSONL snapshots in a file, a final record at the end", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-progress-"));
+  const dir = tempDir("clipflow-progress-");
   const writes: string[] = [];
   const stream = { isTTY: true, write: (text: string) => writes.push(text) } as unknown as NodeJS.WriteStream;
   const items = Array.from({ length: 30 }, (_, i) => ({ id: `v${i}`, uri: `/v${i}` }));

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,6 +13,7 @@ import { defineStage } from "../../src/core/stage.ts";
 import type { Batch, Sample, VideoRef } from "../../src/core/types.ts";
 import { batch, listSource, normalize, shuffle } from "../../src/stages/index.ts";
 import { sourceOf } from "../helpers/context.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const videos = (n: number): VideoRef[] => Array.from({ length: n }, (_, i) => ({ id: `v${i}`, uri: `/data/v${i}.mp4`, label: i % 4 }));
 
@@ -141,7 +141,7 @@ test("error policy fail: the run rejects with a typed error naming stage, key an
 });
 
 test("error policy skip: the run goes on, the dead letter names the file, counts show in the summary", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-dl-"));
+  const dir = tempDir("clipflow-dl-");
   const deadLetters = new DeadLetterSink(join(dir, "dead-letter.jsonl"));
   const seen: string[] = [];
   const summary = await runPipeline(

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createCpuPool } from "../../src/core/cpuPool.ts";
@@ -18,9 +17,10 @@ import { rngFromSeed } from "../../src/core/rng.ts";
 import { decode } from "../../src/stages/decode.ts";
 import { videos } from "../../src/stages/videos.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("bad inputs: each is a typed dead letter naming its file; every good video still comes through", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-bad-"));
+  const dir = tempDir("clipflow-bad-");
   const good = listFolder(await tinyActions()).videos.slice(0, 2).map((video) => video.uri);
   const rows: string[] = ["path,label,note"];
   const add = (name: string, note = "") => rows.push(`"${name.replace(/"/g, '""')}",0,${note}`);

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { openDataset } from "../../src/io/datasets.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "clipflow-ds-"));
+  const dir = tempDir("clipflow-ds-");
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, ".."), { recursive: true });
     writeFileSync(join(dir, path), text);

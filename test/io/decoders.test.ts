@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
 import { ClipflowError } from "../../src/core/errors.ts";
@@ -9,6 +7,7 @@ import { decodeCli } from "../../src/io/decoders/ffmpegCli.ts";
 import { decodeLibav, libavInfo } from "../../src/io/decoders/libav.ts";
 import { encodeFrames, type EncodeOptions } from "../../src/io/encode.ts";
 import { ffmpegBinary } from "../../src/io/ffmpegBinary.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const W = 64;
 const H = 48;
@@ -27,7 +26,7 @@ const meanOf = (data: Uint8Array, t: number, bytes: number) => {
   return sum / (bytes - W * 3 * 4);
 };
 
-const dir = mkdtempSync(join(tmpdir(), "clipflow-decoders-"));
+const dir = tempDir("clipflow-decoders-");
 const files: Record<string, string> = {};
 
 async function make(name: string, options: Partial<EncodeOptions>, frames = FRAMES): Promise<void> {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { flowCacheKey, flowVideoDir, readFlowFrames, readFlowMeta, writeFlowVideo, type FlowCacheParams, type FlowFormat, type FlowMeta } from "../../src/io/flowStore.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const [H, W] = [6, 10];
 /** Three flow frames with distinct smooth u, v ramps (u, v, 128). */
@@ -26,7 +26,7 @@ const metaOf = (format: FlowFormat): FlowMeta => ({ version: 1, videoId: "v_X_g0
 describe("flow cache", () => {
   for (const format of ["png", "raw", "jpeg"] as const) {
     it(`${format}: writes an entry and reads flow frames back at RGB frame indices (last index clamps to the last flow)`, async () => {
-      const root = mkdtempSync(join(tmpdir(), "clipflow-flowstore-"));
+      const root = tempDir("clipflow-flowstore-");
       const dir = flowVideoDir(root, params(format), "v_X_g01_c01");
       const flow = flowFrames();
       await writeFlowVideo(dir, metaOf(format), flow);
@@ -46,7 +46,7 @@ describe("flow cache", () => {
   }
 
   it("stores images in the reference's byte order: RGB files hold (128, v, u)", async () => {
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowstore-"));
+    const root = tempDir("clipflow-flowstore-");
     const dir = flowVideoDir(root, params("png"), "v_X_g01_c01");
     await writeFlowVideo(dir, metaOf("png"), flowFrames());
     const { data } = await sharp(join(dir, "flow_00002.png")).raw().toBuffer({ resolveWithObject: true });
@@ -63,7 +63,7 @@ describe("flow cache", () => {
   });
 
   it("an entry without meta.json does not exist yet; bad entries are typed errors naming the file", async () => {
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowstore-"));
+    const root = tempDir("clipflow-flowstore-");
     const dir = flowVideoDir(root, params("png"), "v");
     assert.equal(await readFlowMeta(dir), undefined);
     await writeFlowVideo(dir, metaOf("png"), flowFrames());
@@ -82,7 +82,7 @@ describe("flow cache", () => {
   });
 
   it("refuses flow that does not fit the video's frame count", async () => {
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowstore-"));
+    const root = tempDir("clipflow-flowstore-");
     await assert.rejects(writeFlowVideo(join(root, "v"), { ...metaOf("png"), frames: 9 }, flowFrames()), { tag: "ConfigError", message: /does not fit 9 frames/ });
   });
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
@@ -17,6 +16,7 @@ import { shuffle } from "../../src/stages/shuffle.ts";
 import { videos } from "../../src/stages/videos.ts";
 import type { Sample, VideoRef } from "../../src/core/types.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("assignShards: every shard read by exactly one reader per epoch; deterministic; epochs reorder", () => {
   fc.assert(
@@ -44,7 +44,7 @@ const serve = serveDirectory;
 
 test("write shards, stream them back from disk and over HTTP: same records, same decoded frames as the files", async () => {
   const source = openDataset(await tinyActions());
-  const out = mkdtempSync(join(tmpdir(), "clipflow-shards-"));
+  const out = tempDir("clipflow-shards-");
   const index = await writeShards(source.videos, out, 5);
   assert.deepEqual(index.shards.map((s) => s.samples), [5, 5, 2]);
   assert.deepEqual(JSON.parse(readFileSync(join(out, "index.json"), "utf8")), index);
@@ -86,7 +86,7 @@ test("write shards, stream them back from disk and over HTTP: same records, same
 
 test("damaged or missing shards are typed errors naming the shard", async () => {
   const source = openDataset(await tinyActions());
-  const out = mkdtempSync(join(tmpdir(), "clipflow-shards-bad-"));
+  const out = tempDir("clipflow-shards-bad-");
   await writeShards(source.videos.slice(0, 2), out, 2);
   const whole = readFileSync(join(out, "shard-000000.tar"));
   writeFileSync(join(out, "cut.tar"), whole.subarray(0, Math.floor(whole.length / 2) + 7));

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openDataset } from "../../src/io/datasets.ts";
@@ -8,6 +7,7 @@ import { decodeLibav, libavInfo } from "../../src/io/decoders/libav.ts";
 import { drawMotion, EDGE_SPEED, motionClasses, pose, synthesize } from "../../src/io/synth.ts";
 import { rngFromString } from "../../src/core/rng.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("actions: class folders of real H.264 videos, UCF101-style names, classInd and split lists by group", async () => {
   const dir = await tinyActions();
@@ -24,7 +24,7 @@ test("actions: class folders of real H.264 videos, UCF101-style names, classInd 
 });
 
 test("the same seed gives the same pictures; motion classes move differently", async () => {
-  const base = mkdtempSync(join(tmpdir(), "clipflow-synth-"));
+  const base = tempDir("clipflow-synth-");
   const options = { kind: "actions" as const, videos: 2, seed: 5, width: 32, height: 32, seconds: 0.5, classes: 2 };
   await synthesize({ ...options, out: join(base, "a") });
   await synthesize({ ...options, out: join(base, "b") });
@@ -39,7 +39,7 @@ test("the same seed gives the same pictures; motion classes move differently", a
 });
 
 test("untrimmed: action segments between static stretches, annotations tile each video, metadata matches the files", async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "clipflow-untrimmed-")), "u");
+  const dir = join(tempDir("clipflow-untrimmed-"), "u");
   await synthesize({ out: dir, kind: "untrimmed", videos: 3, seed: 2, width: 48, height: 48, seconds: 6 });
   const dataset = openDataset(join(dir, "annotations.csv"));
   assert.equal(dataset.videos.length, 3);

@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -21,6 +20,7 @@ import type { Batch } from "../../src/core/types.ts";
 import { prpSpec } from "../../src/pipelines/prp.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
 const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
@@ -47,7 +47,7 @@ const tensor = async (run: string, name: string) => (await readCheckpoint(run)).
 
 before(async () => {
   data = await tinyActions();
-  work = mkdtempSync(join(tmpdir(), "clipflow-coclr-"));
+  work = tempDir("clipflow-coclr-");
   const made = clipflow("flow", "--data", data, "--out", join(work, "flow"), "--method", "fast", "--size", "32", "--format", "png", "--workers", "1");
   assert.equal(made.status, 0, made.stderr);
   cacheDir = /→ (.*)\n/.exec(made.stdout)?.[1] as string;

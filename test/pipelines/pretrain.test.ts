@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,7 @@ import { coclrSpec } from "../../src/pipelines/coclr.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
 import { parsePipelineSpec } from "../../src/stages/index.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
 const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
@@ -29,7 +29,7 @@ const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").ma
 
 before(async () => {
   data = await tinyActions();
-  work = mkdtempSync(join(tmpdir(), "clipflow-pretrain-"));
+  work = tempDir("clipflow-pretrain-");
 });
 
 describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { rngFromSeed } from "../../src/core/rng.ts";
@@ -15,6 +14,7 @@ import { tspSpec } from "../../src/pipelines/tsp.ts";
 import { compilePipelineSpec, parsePipelineSpec } from "../../src/stages/index.ts";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { evaluateLocalisation, regionScores } from "../../src/pipelines/localisation.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 let work = "";
 let annotations = "";
@@ -23,7 +23,7 @@ const spec = (gvf: string | undefined, steps: number | undefined, epochs?: numbe
   parsePipelineSpec(tspSpec({ data: annotations, classes: 3, gvf, steps, epochs, batch: 4, width: 0.0625, size: 32, frames: 8, backbone: "r3d", lr: 0.01 }));
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), "clipflow-tsp-"));
+  work = tempDir("clipflow-tsp-");
   const data = join(work, "untrimmed");
   await synthesize({ out: data, kind: "untrimmed", videos: 2, seed: 9, width: 64, height: 48, seconds: 8, classes: 3 });
   annotations = join(data, "annotations.csv");

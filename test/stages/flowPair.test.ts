@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,7 @@ import { flowPair, siblingGroup } from "../../src/stages/flowPair.ts";
 import { spatialAugment } from "../../src/stages/spatialAugment.ts";
 import { testContext } from "../helpers/context.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/clipflow.js", import.meta.url));
 const params: FlowCacheParams = { method: "farneback", shortSide: 24, bound: 20, format: "png" };
@@ -23,7 +23,7 @@ const params: FlowCacheParams = { method: "farneback", shortSide: 24, bound: 20,
 describe("flowCache and flowPair", () => {
   it("the cache holds T − 1 flow frames; flowPair's online flow equals the cached flow at the same indices", async () => {
     const video = listFolder(await tinyActions()).videos[0] as VideoRef;
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowpair-"));
+    const root = tempDir("clipflow-flowpair-");
     const made = await extractFlow({ uri: video.uri, videoId: video.id, root, params });
     assert.equal(made.cached, false);
     const meta = (await readFlowMeta(made.dir)) as FlowMeta;
@@ -50,7 +50,7 @@ describe("flowCache and flowPair", () => {
 
   it("a video without cached flow is a MissingFile error telling what to run", async () => {
     const video = listFolder(await tinyActions()).videos[1] as VideoRef;
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowpair-"));
+    const root = tempDir("clipflow-flowpair-");
     await assert.rejects(
       decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 1, numFrames: 4, numClips: 2, rgb: true, source: { kind: "cache", dir: join(root, flowCacheKey(params)) } }),
       { tag: "MissingFile", message: /run `clipflow flow` on this data first/ },
@@ -59,7 +59,7 @@ describe("flowCache and flowPair", () => {
 
   it("emits rgb0/flow0/rgb1/flow1 (or one modality) with the sibling group; spatialAugment shares a clip's crop and flip", async () => {
     const videos = listFolder(await tinyActions()).videos.slice(0, 2);
-    const root = mkdtempSync(join(tmpdir(), "clipflow-flowpair-"));
+    const root = tempDir("clipflow-flowpair-");
     const cpu = createCpuPool(0);
     const ctx = testContext({ cpu, seed: 2 });
     const filled = await lastValueFrom(of(...videos).pipe(flowCache({ root, ...params }).apply(ctx), toArray()));
@@ -92,7 +92,7 @@ describe("flowCache and flowPair", () => {
 
 describe("clipflow flow", () => {
   it("computes every good video, dead-letters bad ones by name, and resumes without recomputing", async () => {
-    const data = mkdtempSync(join(tmpdir(), "clipflow-flowcli-"));
+    const data = tempDir("clipflow-flowcli-");
     const good = listFolder(await tinyActions()).videos.slice(0, 3);
     mkdirSync(join(data, "A"));
     good.forEach((video, i) => copyFileSync(video.uri, join(data, "A", `good ${i}.mp4`)));

@@ -6,6 +6,7 @@ import type { PortName } from "../../src/core/types.ts";
 import { builtinStages } from "../../src/stages/index.ts";
 import { testContext } from "../helpers/context.ts";
 import { portFixtures } from "../helpers/portFixtures.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 /** Every typed array inside a value, flattened to bytes, with the path it sits at (for a readable diff). */
 function fingerprint(value: unknown, path = "$", out: string[] = []): string[] {
@@ -37,12 +38,14 @@ for (const factory of cpuStages) {
     const fixture = portFixtures[factory.definition.in as PortName];
     assert.ok(fixture);
     const results: string[][] = [];
+    const example: Record<string, unknown> = { ...(factory.definition.example ?? {}) };
+    if (typeof example.root === "string") example.root = tempDir("clipflow-matrix-"); // a cache folder (flowCache), one for all three runs
     for (const workers of [0, 1, 2]) {
       const cpu = createCpuPool(workers);
       try {
         // fresh inputs per run: workers take ownership of transferred buffers
         const inputs = (await fixture.prepare()) as unknown[];
-        const stage = factory.fromSpec({ stage: name, ...(factory.definition.example ?? {}), concurrency: 3 });
+        const stage = factory.fromSpec({ stage: name, ...example, concurrency: 3 });
         const outputs = await lastValueFrom(of(...inputs).pipe(stage.apply(testContext({ cpu, seed: 3 })), toArray()));
         results.push(fingerprint(outputs));
       } finally {

@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createCpuPool } from "../../src/core/cpuPool.ts";
@@ -13,9 +11,10 @@ import { synthesize } from "../../src/io/synth.ts";
 import { listSource } from "../../src/stages/listSource.ts";
 import { segmentSample } from "../../src/stages/segmentSample.ts";
 import { videos as videosSource } from "../../src/stages/videos.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 
 test("segmentSample: 5 clips per long-enough segment, 16 frames at 15 fps inside the segment, action/region targets", async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "clipflow-tsp-")), "untrimmed");
+  const dir = join(tempDir("clipflow-tsp-"), "untrimmed");
   await synthesize({ out: dir, kind: "untrimmed", videos: 2, seed: 5, width: 64, height: 48, seconds: 8, classes: 3 });
   const dataset = openDataset(join(dir, "annotations.csv"));
   const videos = dataset.videos;
