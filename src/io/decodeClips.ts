@@ -81,11 +81,14 @@ export interface DecodeDilatedInput extends DecodeTarget {
   seed: number;
 }
 
-/** PRP's dilated sampling in one pass: draws the rate and start from the frame count, decodes the dense 16·s span. */
+/**
+ * PRP's dilated sampling in one pass: draws the rate and start from the frame count, decodes the frames of the 16·s
+ * span that PRP's views read (`plan.read`; the whole span for s ≤ 2).
+ */
 export function decodeDilated(input: DecodeDilatedInput): { dense: DecodedClip; plan: DilatedPlan; info: VideoInfo } {
   const { clips, result, info } = decodePlanned(input, (info) => {
     const plan = dilatedPlan({ ...input.plan, frameCount: info.frames, seed: input.seed });
-    return { clips: [plan.dense], result: plan };
+    return { clips: [plan.read], result: plan };
   });
   return { dense: clips[0] as DecodedClip, plan: result, info };
 }

@@ -21,6 +21,8 @@ export interface DilatedPlan {
   dense: number[];
   /** Every s-th frame: the encoder's clip. */
   encoder: number[];
+  /** The frames of the span that PRP's views read (ascending): what the sampler decodes (see `prpSpanOffsets`). */
+  read: number[];
 }
 
 export interface DilatedInput {
@@ -30,6 +32,8 @@ export interface DilatedInput {
   seed: number;
   /** When the drawn rate does not fit: "error" (TooShort) or "lowerRate" (the largest rate that fits). */
   shortVideo: "error" | "lowerRate";
+  /** The motion map that will be made ("ones" reads no frames for it; default "dpau"). */
+  motion?: "dpau" | "ones" | undefined;
 }
 
 export function dilatedPlan(input: DilatedInput): DilatedPlan {
@@ -48,25 +52,73 @@ export function dilatedPlan(input: DilatedInput): DilatedPlan {
   const rate = rates[label] as number;
   const start = rng.int(0, n - clipFrames * rate - 1);
   const dense = Array.from({ length: clipFrames * rate }, (_, k) => start + k);
-  return { rate, label, start, dense, encoder: dense.filter((_, k) => k % rate === 0) };
-}
-
-export interface PrpTargetInput {
-  /** The dense span, THWC uint8, T = 16·s. */
-  dense: Uint8Array;
-  shape: [number, number, number, number];
-  rate: number;
+  const read = clipFrames === 16 ? prpSpanOffsets(rate, input.motion ?? "dpau").map((k) => start + k) : dense;
+  return { rate, label, start, dense, encoder: dense.filter((_, k) => k % rate === 0), read };
 }
 
 /**
- * Where each target frame comes from: frame k of the 32 is dense frame `from[k]`, or, when `next[k]` differs from it
+ * The offsets in the 16·s-frame span that PRP's views read: the encoder clip (every s-th), the target's sources
+ * (every s/2-th; for s = 1 all 16) and, for the DPAU map, frames 0/5/10/15 of every 16-frame chunk. For s = 4 that is
+ * 40 of 64 frames, for s = 8 56 of 128: the sampler decodes and scales only these (the others are decoded only when
+ * later frames reference them) and the kernels below take them in place of the whole span.
+ */
+export function prpSpanOffsets(rate: number, motion: "dpau" | "ones"): number[] {
+  const span = 16 * rate;
+  const read = new Set<number>();
+  for (let k = 0; k < span; k += rate) read.add(k);
+  const { from, next } = targetPlan(span, rate);
+  for (let k = 0; k < from.length; k++) read.add(from[k] as number).add(next[k] as number);
+  if (motion === "dpau") for (let chunk = 0; chunk < span; chunk += 16) for (const pick of dpauPicks) read.add(chunk + pick);
+  return [...read].sort((a, b) => a - b);
+}
+
+/** Frames of the span read through `offsets` (when given: input.dense holds only those frames, in that order). */
+interface SpanInput {
+  /** The span's frames, THWC uint8: all 16·s, or only those listed in `offsets`. */
+  dense: Uint8Array;
+  /** [frames held, H, W, C]. */
+  shape: [number, number, number, number];
+  rate: number;
+  /** Positions in the span of the frames held (ascending; see `prpSpanOffsets`); absent: the whole span is held. */
+  offsets?: readonly number[] | undefined;
+}
+
+/** The span's length and a reader of its frame j (a KernelError when that frame is not held). */
+function spanReader(input: SpanInput): { span: number; frame: number; at: (j: number) => Uint8Array } {
+  const [held, h, w, c] = input.shape;
+  const frame = h * w * c;
+  if (input.dense.length !== held * frame) throw new ClipflowError("KernelError", `the span holds ${input.dense.length} bytes, its shape says ${held} frames of ${frame}`, { field: "dense" });
+  const { offsets } = input;
+  if (offsets === undefined) return { span: held, frame, at: (j) => input.dense.subarray(j * frame, (j + 1) * frame) };
+  if (offsets.length !== held) throw new ClipflowError("KernelError", `${offsets.length} span offsets for ${held} frames`, { field: "offsets" });
+  const span = 16 * input.rate;
+  const position = new Int32Array(span).fill(-1);
+  offsets.forEach((o, i) => {
+    if (!Number.isInteger(o) || o < 0 || o >= span || (i > 0 && o <= (offsets[i - 1] as number))) {
+      throw new ClipflowError("KernelError", `span offsets must ascend within [0, ${span}), got ${o} at ${i}`, { field: "offsets" });
+    }
+    position[o] = i;
+  });
+  return {
+    span,
+    frame,
+    at: (j) => {
+      const i = position[j] ?? -1;
+      if (i < 0) throw new ClipflowError("KernelError", `frame ${j} of the span is needed but was not decoded`, { field: "offsets" });
+      return input.dense.subarray(i * frame, (i + 1) * frame);
+    },
+  };
+}
+
+export type PrpTargetInput = SpanInput;
+
+/**
+ * Where each target frame comes from: frame k of the 32 is span frame `from[k]`, or, when `next[k]` differs from it
  * (s = 1, odd k), the average of the two; flag 1 marks real frames.
  */
-function targetPlan(input: PrpTargetInput): { frame: number; from: Int32Array; next: Int32Array; flags: Float32Array; shape: [number, number, number, number] } {
-  const [t, h, w, c] = input.shape;
-  const { rate } = input;
-  if (t % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${t} frames`);
-  const out = 2 * (t / rate);
+function targetPlan(span: number, rate: number): { from: Int32Array; next: Int32Array; flags: Float32Array } {
+  if (span % rate !== 0 || (rate > 1 && rate % 2 !== 0)) throw new ClipflowError("ConfigError", `rate ${rate} does not divide the span of ${span} frames`);
+  const out = 2 * (span / rate);
   const from = new Int32Array(out);
   const next = new Int32Array(out);
   const flags = new Float32Array(out);
@@ -74,42 +126,42 @@ function targetPlan(input: PrpTargetInput): { frame: number; from: Int32Array; n
     // s = 1: real frames at even k, averages of frames j and j + 1 (the last one repeated) at odd k; else stride s/2
     const j = rate === 1 ? k >> 1 : k * (rate / 2);
     from[k] = j;
-    next[k] = rate === 1 && k % 2 === 1 && j < t - 1 ? j + 1 : j;
+    next[k] = rate === 1 && k % 2 === 1 && j < span - 1 ? j + 1 : j;
     flags[k] = rate === 1 && k % 2 === 1 ? 0 : 1;
   }
-  return { frame: h * w * c, from, next, flags, shape: [out, h, w, c] };
+  return { from, next, flags };
 }
 
 /** The 32-frame reconstruction target in [0, 1] (THWC float32) and its real-frame flags. */
 export function prpTarget(input: PrpTargetInput): { target: Float32Array; flags: Float32Array; shape: [number, number, number, number] } {
-  const { frame, from, next, flags, shape } = targetPlan(input);
+  const { span, frame, at } = spanReader(input);
+  const { from, next, flags } = targetPlan(span, input.rate);
   const target = new Float32Array(from.length * frame);
   for (let k = 0; k < from.length; k++) {
-    const a = (from[k] as number) * frame;
-    const b = (next[k] as number) * frame;
-    for (let i = 0; i < frame; i++) target[k * frame + i] = ((input.dense[a + i] as number) / 255 + (input.dense[b + i] as number) / 255) / 2;
+    const a = at(from[k] as number);
+    const b = at(next[k] as number);
+    for (let i = 0; i < frame; i++) target[k * frame + i] = ((a[i] as number) / 255 + (b[i] as number) / 255) / 2;
   }
-  return { target, flags, shape };
+  return { target, flags, shape: [from.length, input.shape[1], input.shape[2], input.shape[3]] };
 }
 
 /** `prpTarget` as bytes (×255): real frames copied, s = 1 averages rounded half up ((a + b + 1) >> 1). */
 export function prpTargetBytes(input: PrpTargetInput): { target: Uint8Array; flags: Float32Array; shape: [number, number, number, number] } {
-  const { frame, from, next, flags, shape } = targetPlan(input);
-  const { dense } = input;
+  const { span, frame, at } = spanReader(input);
+  const { from, next, flags } = targetPlan(span, input.rate);
   const target = new Uint8Array(from.length * frame);
   for (let k = 0; k < from.length; k++) {
-    const a = (from[k] as number) * frame;
-    const b = (next[k] as number) * frame;
-    if (a === b) target.set(dense.subarray(a, a + frame), k * frame);
-    else for (let i = 0; i < frame; i++) target[k * frame + i] = ((dense[a + i] as number) + (dense[b + i] as number) + 1) >> 1;
+    const a = at(from[k] as number);
+    if (from[k] === next[k]) target.set(a, k * frame);
+    else {
+      const b = at(next[k] as number);
+      for (let i = 0; i < frame; i++) target[k * frame + i] = ((a[i] as number) + (b[i] as number) + 1) >> 1;
+    }
   }
-  return { target, flags, shape };
+  return { target, flags, shape: [from.length, input.shape[1], input.shape[2], input.shape[3]] };
 }
 
-export interface MotionAttentionInput {
-  dense: Uint8Array;
-  shape: [number, number, number, number];
-  rate: number;
+export interface MotionAttentionInput extends SpanInput {
   mode: "dpau" | "ones";
   /** Pooling window and stride (28 and 7 at 112×112). */
   patch?: number | undefined;
@@ -157,16 +209,24 @@ export function dpauCells(chunk: Uint8Array, shape: [number, number, number, num
   const [t, h, w, c] = shape;
   if (t !== 16) throw new ClipflowError("ConfigError", `a DPAU chunk has 16 frames, got ${t}`);
   const frame = h * w * c;
-  const picks = [0, 5, 10, 15];
+  return dpauCellsOf(dpauPicks.map((pick) => chunk.subarray(pick * frame, (pick + 1) * frame)), [h, w, c], patch, stride);
+}
+
+/** The frames of a 16-frame chunk that DPAU compares. */
+const dpauPicks = [0, 5, 10, 15] as const;
+
+/** DPAU's cells from the chunk's picked frames (`dpauPicks`), each [H, W, C]. */
+function dpauCellsOf(picked: Uint8Array[], [h, w, c]: [number, number, number], patch: number, stride: number): { cells: Float64Array; size: [number, number] } {
+  const frame = h * w * c;
   const ph = Math.floor((h - patch) / stride) + 1;
   const pw = Math.floor((w - patch) / stride) + 1;
   // sum of the three squared differences per pixel and channel (the pool averages over them)
   const energy = new Float64Array(h * w * c);
   for (let d = 0; d < 3; d++) {
-    const a = (picks[d] as number) * frame;
-    const b = (picks[d + 1] as number) * frame;
+    const a = picked[d] as Uint8Array;
+    const b = picked[d + 1] as Uint8Array;
     for (let i = 0; i < frame; i++) {
-      const diff = ((chunk[b + i] as number) - (chunk[a + i] as number)) / 255;
+      const diff = ((b[i] as number) - (a[i] as number)) / 255;
       energy[i] = (energy[i] as number) + diff * diff;
     }
   }
@@ -214,19 +274,19 @@ export function dpauCells(chunk: Uint8Array, shape: [number, number, number, num
  * bytes of the full map, which used to dominate what each sample carried to the model step.
  */
 export function motionCells(input: MotionAttentionInput): { cells: Float32Array; shape: [number, number, number, number] } {
-  const [t, h, w, c] = input.shape;
+  const [, h, w, c] = input.shape;
   const { rate } = input;
-  const chunks = t / 16;
-  if (!Number.isInteger(chunks) || chunks !== rate) throw new ClipflowError("ConfigError", `motion attention needs 16·s = ${16 * rate} dense frames, got ${t}`);
+  const { span, at } = spanReader(input);
+  const chunks = span / 16;
+  if (!Number.isInteger(chunks) || chunks !== rate) throw new ClipflowError("ConfigError", `motion attention needs 16·s = ${16 * rate} dense frames, got ${span}`);
   if (input.mode === "ones") return { cells: new Float32Array(32 * c).fill(1), shape: [32, 1, 1, c] };
-  const frame = h * w * c;
   const perChunk = 32 / rate;
   const patch = input.patch ?? Math.round((28 * Math.min(h, w)) / 112);
   const stride = input.poolStride ?? Math.max(1, Math.round((7 * Math.min(h, w)) / 112));
   let out: Float32Array | undefined;
   let shape: [number, number, number, number] = [32, 1, 1, c];
   for (let k = 0; k < chunks; k++) {
-    const { cells, size } = dpauCells(input.dense.subarray(k * 16 * frame, (k + 1) * 16 * frame), [16, h, w, c], patch, stride);
+    const { cells, size } = dpauCellsOf(dpauPicks.map((pick) => at(16 * k + pick)), [h, w, c], patch, stride);
     shape = [32, size[0], size[1], c];
     out ??= new Float32Array(32 * cells.length);
     for (let j = 0; j < perChunk; j++) out.set(cells, (k * perChunk + j) * cells.length);
@@ -281,11 +341,12 @@ export function prpViews(input: MotionAttentionInput): {
   motion: Float32Array;
   motionShape: [number, number, number, number];
 } {
-  const [t, h, w, c] = input.shape;
-  const frame = h * w * c;
-  const clip = new Uint8Array((t / input.rate) * frame);
-  for (let k = 0; k < t / input.rate; k++) clip.set(input.dense.subarray(k * input.rate * frame, (k * input.rate + 1) * frame), k * frame);
-  const { target, flags, shape } = prpTargetBytes({ dense: input.dense, shape: input.shape, rate: input.rate });
+  const [, h, w, c] = input.shape;
+  const { span, frame, at } = spanReader(input);
+  const frames = span / input.rate;
+  const clip = new Uint8Array(frames * frame);
+  for (let k = 0; k < frames; k++) clip.set(at(k * input.rate), k * frame);
+  const { target, flags, shape } = prpTargetBytes(input);
   const { cells, shape: motionShape } = motionCells(input);
-  return { clip, clipShape: [t / input.rate, h, w, c], target, flags, targetShape: shape, motion: cells, motionShape };
+  return { clip, clipShape: [frames, h, w, c], target, flags, targetShape: shape, motion: cells, motionShape };
 }

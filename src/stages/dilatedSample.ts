@@ -1,6 +1,7 @@
 /**
  * PRP's sample (Yao et al., CVPR 2020; METHODS.md §1): draws a playback rate s (label = its index) and a start,
- * decodes the 16·s-frame span once (resized to 128×171 and centre-cropped to 112 by default, pixels later in [0, 1]),
+ * decodes the frames of the 16·s-frame span that its views read, in one pass (resized to 128×171 and centre-cropped to
+ * 112 by default, pixels later in [0, 1]; 56 of 128 frames at s = 8),
  * and emits the encoder clip (view `rgb`, every s-th frame), the 32-frame slow-motion target (view `target`, bytes)
  * with its real-frame `flags`, and the motion weight (view `motion`, DPAU or all ones) at cell resolution, one map per
  * target frame ([32, 13, 13, 3] at 112 px: the train step resizes it to the frame). Videos too short for
@@ -38,14 +39,14 @@ export const dilatedSample = defineStage({
         {
           uri: video.uri,
           seed: ctx.rng.uint32(),
-          plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo },
+          plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
           geometry: { width: config.width, height: config.height, crop: config.crop },
         },
         { signal: ctx.signal },
       );
       const views = await ctx.cpu.run(
         "prpViews",
-        { dense: dense.data, shape: dense.shape, rate: plan.rate, mode: config.motion, patch: config.patch, poolStride: config.poolStride },
+        { dense: dense.data, shape: dense.shape, offsets: plan.read.map((i) => i - plan.start), rate: plan.rate, mode: config.motion, patch: config.patch, poolStride: config.poolStride },
         { signal: ctx.signal },
       );
       const base = { layout: "THWC" as const, videoId: video.id, fps: info.fps };

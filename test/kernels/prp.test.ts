@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import fc from "fast-check";
 import { ClipflowError } from "../../src/core/errors.ts";
-import { dilatedPlan, dpauCells, motionAttention, prpTarget } from "../../src/kernels/prp.ts";
+import { rngFromSeed } from "../../src/core/rng.ts";
+import { dilatedPlan, dpauCells, motionAttention, prpSpanOffsets, prpTarget, prpViews } from "../../src/kernels/prp.ts";
 
 interface Case {
   name: string;
@@ -103,4 +104,42 @@ test("short videos: an error naming the need, or the largest rate that fits", ()
   assert.throws(() => short(seed, "error"), (e: unknown) => e instanceof ClipflowError && e.tag === "TooShort" && /needs \d+ frames, the video has 40/.test(e.message));
   assert.equal(short(seed, "lowerRate").rate, 2);
   assert.throws(() => dilatedPlan({ frameCount: 10, rates: [1, 2], clipFrames: 16, seed: 0, shortVideo: "lowerRate" }), /no rate fits/);
+});
+
+test("PRP reads only part of long spans: the clip, the target's sources and DPAU's four frames per chunk", () => {
+  const range = (n: number, step = 1, from = 0) => Array.from({ length: n }, (_, k) => from + k * step);
+  assert.deepEqual(prpSpanOffsets(1, "dpau"), range(16));
+  assert.deepEqual(prpSpanOffsets(2, "dpau"), range(32));
+  const odd4 = [5, 15, 21, 31, 37, 47, 53, 63];
+  assert.deepEqual(prpSpanOffsets(4, "dpau"), [...range(32, 2), ...odd4].sort((a, b) => a - b));
+  assert.equal(prpSpanOffsets(8, "dpau").length, 56);
+  assert.deepEqual(prpSpanOffsets(8, "ones"), range(32, 4)); // no motion frames: the target's sources hold the clip
+  const plan = dilatedPlan({ frameCount: 300, rates: [8], clipFrames: 16, seed: 1, shortVideo: "error" });
+  assert.deepEqual(plan.read, prpSpanOffsets(8, "dpau").map((k) => plan.start + k));
+  assert.deepEqual(dilatedPlan({ frameCount: 300, rates: [8], clipFrames: 16, seed: 1, shortVideo: "error", motion: "ones" }).read, range(32, 4, plan.start));
+});
+
+test("the views from the frames read equal the views from the whole span; a frame not read is a KernelError", () => {
+  const [h, w, c] = [20, 24, 3];
+  for (const rate of [1, 2, 4, 8]) {
+    for (const mode of ["dpau", "ones"] as const) {
+      const rng = rngFromSeed(rate);
+      const frame = h * w * c;
+      const dense = Uint8Array.from({ length: 16 * rate * frame }, () => rng.int(0, 255));
+      const offsets = prpSpanOffsets(rate, mode);
+      const held = new Uint8Array(offsets.length * frame);
+      offsets.forEach((o, i) => held.set(dense.subarray(o * frame, (o + 1) * frame), i * frame));
+      const common = { rate, mode, patch: 7, poolStride: 3 };
+      const whole = prpViews({ ...common, dense, shape: [16 * rate, h, w, c] });
+      const compact = prpViews({ ...common, dense: held, shape: [offsets.length, h, w, c], offsets });
+      assert.deepEqual(compact, whole, `rate ${rate} ${mode}`);
+      if (offsets.length > 1) {
+        const missing = offsets.slice(0, -1);
+        const kernelError = (e: unknown) => e instanceof ClipflowError && e.tag === "KernelError";
+        assert.throws(() => prpViews({ ...common, dense: held.subarray(0, missing.length * frame), shape: [missing.length, h, w, c], offsets: missing }), (e: unknown) => kernelError(e) && /frame \d+ of the span is needed but was not decoded/.test((e as Error).message));
+        assert.throws(() => prpViews({ ...common, dense: held, shape: [offsets.length, h, w, c], offsets: [...offsets].reverse() }), kernelError);
+        assert.throws(() => prpViews({ ...common, dense: held, shape: [offsets.length - 1, h, w, c], offsets }), kernelError);
+      }
+    }
+  }
 });
