@@ -220,37 +220,39 @@ function dpauCellsOf(picked: Uint8Array[], [h, w, c]: [number, number, number], 
   const frame = h * w * c;
   const ph = Math.floor((h - patch) / stride) + 1;
   const pw = Math.floor((w - patch) / stride) + 1;
-  // sum of the three squared differences per pixel and channel (the pool averages over them)
-  const energy = new Float64Array(h * w * c);
-  for (let d = 0; d < 3; d++) {
-    const a = picked[d] as Uint8Array;
-    const b = picked[d + 1] as Uint8Array;
-    for (let i = 0; i < frame; i++) {
-      const diff = ((b[i] as number) - (a[i] as number)) / 255;
-      energy[i] = (energy[i] as number) + diff * diff;
-    }
+  // the three squared differences per pixel and channel as exact integers (sums of at most 3·255² per pixel, of at
+  // most patch² pixels in a box: exact in float64), so the box sums below may use running totals without rounding;
+  // the pool's 1/(3·patch²) and the 1/255² of [0, 1] pixels are applied once at the end
+  const energy = new Float64Array(frame);
+  const [f0, f1, f2, f3] = picked as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  for (let i = 0; i < frame; i++) {
+    const d1 = (f1[i] as number) - (f0[i] as number);
+    const d2 = (f2[i] as number) - (f1[i] as number);
+    const d3 = (f3[i] as number) - (f2[i] as number);
+    energy[i] = d1 * d1 + d2 * d2 + d3 * d3;
   }
-  // average pool as two box sums: along x for every row (rows × cells across), then along y
-  const cells = new Float64Array(ph * pw * c);
-  const scale = 1 / (3 * patch * patch);
+  // average pool as two box sums, each a difference of running totals (all channels side by side): along x for every
+  // row, then along y
   const across = new Float64Array(h * pw * c);
+  const running = new Float64Array((Math.max(h, w) + 1) * c);
   for (let y = 0; y < h; y++) {
+    const row = y * w * c;
+    for (let i = 0; i < w * c; i++) running[i + c] = (running[i] as number) + (energy[row + i] as number);
     for (let cx = 0; cx < pw; cx++) {
-      for (let ch = 0; ch < c; ch++) {
-        let sum = 0;
-        for (let x = cx * stride; x < cx * stride + patch; x++) sum += energy[(y * w + x) * c + ch] as number;
-        across[(y * pw + cx) * c + ch] = sum;
-      }
+      const lo = cx * stride * c;
+      const hi = (cx * stride + patch) * c;
+      for (let ch = 0; ch < c; ch++) across[(y * pw + cx) * c + ch] = (running[hi + ch] as number) - (running[lo + ch] as number);
     }
   }
+  const cells = new Float64Array(ph * pw * c);
+  const scale = 1 / (3 * patch * patch * 255 * 255);
+  const line = pw * c;
+  const columns = new Float64Array((h + 1) * line);
+  for (let y = 0; y < h; y++) for (let i = 0; i < line; i++) columns[(y + 1) * line + i] = (columns[y * line + i] as number) + (across[y * line + i] as number);
   for (let cy = 0; cy < ph; cy++) {
-    for (let cx = 0; cx < pw; cx++) {
-      for (let ch = 0; ch < c; ch++) {
-        let sum = 0;
-        for (let y = cy * stride; y < cy * stride + patch; y++) sum += across[(y * pw + cx) * c + ch] as number;
-        cells[(cy * pw + cx) * c + ch] = sum * scale;
-      }
-    }
+    const lo = cy * stride * line;
+    const hi = (cy * stride + patch) * line;
+    for (let i = 0; i < line; i++) cells[cy * line + i] = ((columns[hi + i] as number) - (columns[lo + i] as number)) * scale;
   }
   let anyRange = false;
   for (let ch = 0; ch < c; ch++) {
