@@ -34,19 +34,15 @@ export const dilatedSample = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (video: VideoRef, ctx): Promise<Sample> => {
-      const { dense, plan, info } = await ctx.cpu.run(
-        "decodeDilated",
+      const { plan, info, views } = await ctx.cpu.run(
+        "prpSample",
         {
           uri: video.uri,
           seed: ctx.rng.uint32(),
           plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
           geometry: { width: config.width, height: config.height, crop: config.crop },
+          views: { mode: config.motion, patch: config.patch, poolStride: config.poolStride },
         },
-        { signal: ctx.signal },
-      );
-      const views = await ctx.cpu.run(
-        "prpViews",
-        { dense: dense.data, shape: dense.shape, offsets: plan.read.map((i) => i - plan.start), rate: plan.rate, mode: config.motion, patch: config.patch, poolStride: config.poolStride },
         { signal: ctx.signal },
       );
       const base = { layout: "THWC" as const, videoId: video.id, fps: info.fps };

@@ -20,7 +20,12 @@ const flowModule = () => (flowing ??= import("../io/flowClips.ts"));
 export const tasks = {
   ...kernels,
   decodeClips: async (input: Parameters<typeof DecodeClips.decodeClips>[0]) => (await decodeModule()).decodeClips(input),
-  decodeDilated: async (input: Parameters<typeof DecodeClips.decodeDilated>[0]) => (await decodeModule()).decodeDilated(input),
+  /** PRP's whole sample in one hop: the read frames of the span, then the views from them (`prpViews`). */
+  prpSample: async (input: Parameters<typeof DecodeClips.decodeDilated>[0] & { views: Omit<Parameters<typeof kernels.prpViews>[0], "dense" | "shape" | "offsets" | "rate"> }) => {
+    const { dense, plan, info } = (await decodeModule()).decodeDilated(input);
+    const views = kernels.prpViews({ ...input.views, dense: dense.data, shape: dense.shape, offsets: plan.read.map((i) => i - plan.start), rate: plan.rate });
+    return { plan, info, views };
+  },
   decodeTriplet: async (input: Parameters<typeof DecodeClips.decodeTriplet>[0]) => (await decodeModule()).decodeTriplet(input),
   extractFlow: async (input: Parameters<typeof FlowClips.extractFlow>[0]) => (await flowModule()).extractFlow(input),
   decodeFlowPair: async (input: Parameters<typeof FlowClips.decodeFlowPair>[0]) => (await flowModule()).decodeFlowPair(input),
