@@ -41,7 +41,7 @@ export const dilatedSample = defineStage({
           seed: ctx.rng.uint32(),
           plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
           geometry: { width: config.width, height: config.height, crop: config.crop },
-          views: { mode: config.motion, patch: config.patch, poolStride: config.poolStride },
+          pool: { patch: config.patch, poolStride: config.poolStride },
         },
         { signal: ctx.signal },
       );

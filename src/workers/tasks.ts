@@ -20,10 +20,11 @@ const flowModule = () => (flowing ??= import("../io/flowClips.ts"));
 export const tasks = {
   ...kernels,
   decodeClips: async (input: Parameters<typeof DecodeClips.decodeClips>[0]) => (await decodeModule()).decodeClips(input),
-  /** PRP's whole sample in one hop: the read frames of the span, then the views from them (`prpViews`). */
-  prpSample: async (input: Parameters<typeof DecodeClips.decodeDilated>[0] & { views: Omit<Parameters<typeof kernels.prpViews>[0], "dense" | "shape" | "offsets" | "rate"> }) => {
+  /** PRP's whole sample in one hop: the frames of the span its views read, then the views (`prpViews`). */
+  prpSample: async (input: Parameters<typeof DecodeClips.decodeDilated>[0] & { pool: { patch?: number | undefined; poolStride?: number | undefined } }) => {
     const { dense, plan, info } = (await decodeModule()).decodeDilated(input);
-    const views = kernels.prpViews({ ...input.views, dense: dense.data, shape: dense.shape, offsets: plan.read.map((i) => i - plan.start), rate: plan.rate });
+    const offsets = plan.read.map((i) => i - plan.start);
+    const views = kernels.prpViews({ ...input.pool, mode: input.plan.motion ?? "dpau", dense: dense.data, shape: dense.shape, offsets, rate: plan.rate });
     return { plan, info, views };
   },
   decodeTriplet: async (input: Parameters<typeof DecodeClips.decodeTriplet>[0]) => (await decodeModule()).decodeTriplet(input),
