@@ -5,103 +5,34 @@
  * diverge between replicas.
  */
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { ClipflowError, errorFromRecord, type ErrorRecord } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
+import { transferablesOf } from "../core/transfer.ts";
+import { ThreadClient } from "./threadClient.ts";
 import type { GradientReplica, NamedArrays, ReplicaGradients } from "./trainer.ts";
 
 const entry = fileURLToPath(new URL("../workers/replicaBootstrap.mjs", import.meta.url));
 
-type Reply =
-  | { type: "ready" }
-  | ({ type: "gradients"; id: number } & ReplicaGradients)
-  | { type: "restored"; id: number }
-  | { type: "error"; id: number; error: ErrorRecord };
-
 export class ThreadReplica implements GradientReplica {
-  private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
-  private next = 0;
-  private failure: ClipflowError | undefined;
-
-  private constructor(worker: Worker) {
-    this.worker = worker;
-    worker.on("message", (reply: Reply) => {
-      if (reply.type === "ready") return;
-      if (reply.type === "error") {
-        const error = errorFromRecord(reply.error);
-        if (reply.id < 0) this.fail(error);
-        else this.settle(reply.id, undefined, error);
-        return;
-      }
-      this.settle(reply.id, reply);
-    });
-    worker.on("error", (error) => this.fail(new ClipflowError("StageError", `trainer replica failed: ${error.message}`, { stage: "train", cause: error })));
-    worker.on("exit", (code) => {
-      if (code !== 0) this.fail(new ClipflowError("StageError", `trainer replica exited with code ${code}`, { stage: "train" }));
-    });
-  }
+  private constructor(private readonly client: ThreadClient) {}
 
   static async start(spec: PipelineSpec): Promise<ThreadReplica> {
-    const worker = new Worker(entry);
-    const replica = new ThreadReplica(worker);
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (reply: Reply) => {
-        if (reply.type === "ready") {
-          worker.off("message", onMessage);
-          resolve();
-        } else if (reply.type === "error") reject(errorFromRecord(reply.error));
-      };
-      worker.on("message", onMessage);
-      worker.once("error", reject);
-      worker.postMessage({ type: "init", spec });
-    });
-    return replica;
-  }
-
-  private fail(error: ClipflowError): void {
-    this.failure ??= error;
-    for (const { reject } of this.waiting.values()) reject(error);
-    this.waiting.clear();
-  }
-
-  private settle(id: number, value: unknown, error?: unknown): void {
-    const waiter = this.waiting.get(id);
-    this.waiting.delete(id);
-    if (error !== undefined) waiter?.reject(error);
-    else waiter?.resolve(value);
-  }
-
-  private request<T>(message: Record<string, unknown>): Promise<T> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ ...message, id });
-    });
+    return new ThreadReplica(await ThreadClient.start(entry, { spec }, "trainer replica"));
   }
 
   gradients(batch: Batch): Promise<ReplicaGradients> {
-    return this.request<ReplicaGradients>({ type: "gradients", batch });
+    return this.client.request<ReplicaGradients>({ type: "gradients", batch }, transferablesOf(batch));
   }
 
   apply(grads: Record<string, Float32Array>, lr: number): void {
-    this.worker.postMessage({ type: "apply", grads, lr });
+    this.client.post({ type: "apply", grads, lr });
   }
 
   async restore(state: NamedArrays): Promise<void> {
-    await this.request({ type: "restore", state });
+    await this.client.request({ type: "restore", state });
   }
 
-  async close(): Promise<void> {
-    this.worker.postMessage({ type: "close" });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5_000);
-      this.worker.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

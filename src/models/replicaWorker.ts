@@ -8,57 +8,38 @@ import * as tf from "@tensorflow/tfjs";
 import { errorToRecord, toClipflowError } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
+import { serveThread } from "./threadClient.ts";
 import type { NamedArrays, Trainer } from "./trainer.ts";
 
-type Message =
-  | { type: "init"; spec: PipelineSpec }
-  | { type: "gradients"; id: number; batch: Batch }
-  | { type: "apply"; grads: Record<string, Float32Array>; lr: number }
-  | { type: "restore"; id: number; state: NamedArrays }
-  | { type: "close" };
-
-let trainer: Trainer | undefined;
-let queue: Promise<void> = Promise.resolve();
-
-async function handle(message: Message): Promise<void> {
-  const port = parentPort!;
-  if (message.type === "init") {
-    const { buildTrainer } = await import("../pipelines/pretrain.ts");
-    trainer = await buildTrainer(message.spec);
-    port.postMessage({ type: "ready" });
-    return;
-  }
-  if (message.type === "close") {
-    trainer?.task.dispose();
-    trainer?.optimizer.dispose();
-    port.close();
-    return;
-  }
-  const t = trainer!;
-  if (message.type === "apply") {
-    t.optimizer.lr = message.lr;
-    const grads = Object.fromEntries(Object.entries(message.grads).map(([name, data]) => [name, tf.tensor(data, t.task.store.params.get(name)!.variable.shape)]));
-    t.applyGradients(grads);
-    return;
-  }
-  try {
-    if (message.type === "restore") {
-      t.restore(message.state);
-      port.postMessage({ type: "restored", id: message.id });
-      return;
-    }
-    const { loss, terms, grads } = t.computeGradients(message.batch);
-    const arrays: Record<string, Float32Array> = {};
-    for (const [name, grad] of Object.entries(grads)) arrays[name] = grad.dataSync() as Float32Array;
-    tf.dispose(Object.values(grads));
-    port.postMessage({ type: "gradients", id: message.id, loss, terms, grads: arrays }, Object.values(arrays).map((a) => a.buffer as ArrayBuffer));
-  } catch (error) {
-    port.postMessage({ type: "error", id: message.id, error: errorToRecord(toClipflowError(error, { stage: "train" })) });
-  }
-}
-
-parentPort!.on("message", (message: Message) => {
-  queue = queue.then(() => handle(message)).catch((error: unknown) => {
-    parentPort!.postMessage({ type: "error", id: -1, error: errorToRecord(toClipflowError(error, { stage: "train" })) });
-  });
-});
+serveThread<Trainer>(
+  parentPort!,
+  {
+    init: async (message) => {
+      const { buildTrainer } = await import("../pipelines/pretrain.ts");
+      return buildTrainer(message.spec as PipelineSpec);
+    },
+    close: (trainer) => {
+      trainer.task.dispose();
+      trainer.optimizer.dispose();
+    },
+    handle: (trainer, message) => {
+      if (message.type === "apply") {
+        trainer.optimizer.lr = message.lr as number;
+        const grads = Object.fromEntries(Object.entries(message.grads as Record<string, Float32Array>).map(([name, data]) => [name, tf.tensor(data, trainer.task.store.params.get(name)!.variable.shape)]));
+        trainer.applyGradients(grads);
+        return undefined;
+      }
+      if (message.type === "restore") {
+        trainer.restore(message.state as NamedArrays);
+        return undefined;
+      }
+      const { loss, terms, grads } = trainer.computeGradients(message.batch as Batch);
+      const arrays: Record<string, Float32Array> = {};
+      for (const [name, grad] of Object.entries(grads)) arrays[name] = grad.dataSync() as Float32Array;
+      tf.dispose(Object.values(grads));
+      return { loss, terms, grads: arrays };
+    },
+    transferOf: (value) => (value === undefined ? [] : Object.values((value as { grads: Record<string, Float32Array> }).grads).map((a) => a.buffer as ArrayBuffer)),
+  },
+  (error) => errorToRecord(toClipflowError(error, { stage: "train" })),
+);
