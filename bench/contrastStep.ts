@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { rngFromSeed } from "../src/core/rng.ts";
 import type { Batch } from "../src/core/types.ts";
 import { scaled } from "../src/models/backbones.ts";
-import { buildTrainer } from "../src/pipelines/pretrain.ts";
+import { buildTrainer } from "../src/models/trainerHandle.ts";
 import { parsePipelineSpec } from "../src/stages/index.ts";
 
 const widthArg = process.argv.indexOf("--width");

@@ -13,7 +13,7 @@ import { rngFromSeed } from "../src/core/rng.ts";
 import type { Batch } from "../src/core/types.ts";
 import { selectBackend } from "../src/models/backend.ts";
 import { ThreadReplica } from "../src/models/replica.ts";
-import { buildTrainer } from "../src/pipelines/pretrain.ts";
+import { buildTrainer } from "../src/models/trainerHandle.ts";
 import { parsePipelineSpec } from "../src/stages/index.ts";
 
 const quick = process.argv.includes("--quick");

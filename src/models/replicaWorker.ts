@@ -15,7 +15,7 @@ serveThread<Trainer>(
   parentPort!,
   {
     init: async (message) => {
-      const { buildTrainer } = await import("../pipelines/pretrain.ts");
+      const { buildTrainer } = await import("./trainerHandle.ts");
       return buildTrainer(message.spec as PipelineSpec);
     },
     close: (trainer) => {

@@ -109,7 +109,7 @@ export function serveThread<S>(
   port: import("node:worker_threads").MessagePort,
   handlers: {
     init: (message: Record<string, unknown>, log: (line: string) => void) => Promise<S>;
-    close: (state: S) => void;
+    close: (state: S) => void | Promise<void>;
     handle: (state: S, message: Record<string, unknown>) => unknown;
     transferOf?: (value: unknown) => ArrayBuffer[];
   },
@@ -125,7 +125,7 @@ export function serveThread<S>(
       return;
     }
     if (message.type === "close") {
-      if (state !== undefined) handlers.close(state);
+      if (state !== undefined) await handlers.close(state);
       port.close();
       return;
     }

@@ -14,7 +14,7 @@ import type { FeatureSet } from "../eval/retrieval.ts";
 import { readCheckpoint } from "../io/checkpoint.ts";
 import * as tf from "@tensorflow/tfjs";
 import { compilePipelineSpec } from "../stages/index.ts";
-import { buildTrainer } from "./pretrain.ts";
+import { buildTrainer } from "../models/trainerHandle.ts";
 import { taskModality } from "../models/config.ts";
 
 export interface FeatureOptions {

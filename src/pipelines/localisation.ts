@@ -21,7 +21,7 @@ import { readCheckpoint } from "../io/checkpoint.ts";
 import { viewTensor } from "../models/task.ts";
 import { compilePipelineSpec } from "../stages/index.ts";
 import { specOfCheckpoint } from "./evaluate.ts";
-import { buildTrainer } from "./pretrain.ts";
+import { buildTrainer } from "../models/trainerHandle.ts";
 import { normalizationOf } from "./features.ts";
 
 export interface LocalisationOptions {

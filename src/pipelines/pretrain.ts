@@ -11,18 +11,13 @@ import { createCpuPool } from "../core/cpuPool.ts";
 import { DeadLetterSink } from "../core/deadLetter.ts";
 import { ClipflowError } from "../core/errors.ts";
 import { formatDuration, JsonlWriter } from "../core/metrics.ts";
-import { rngFor } from "../core/rng.ts";
 import { runPipeline } from "../core/runner.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
 import { readCheckpoint, writeCheckpoint } from "../io/checkpoint.ts";
-import { selectBackend } from "../models/backend.ts";
-import { trainSection, type TrainSection } from "../models/config.ts";
-import { Optimizer, Schedule } from "../models/optim.ts";
-import { createTask, type TaskFactory } from "../models/tasks.ts";
 import type { Stage } from "../core/stage.ts";
-import { Trainer } from "../models/trainer.ts";
-import { ThreadReplica } from "../models/replica.ts";
+import type { TaskFactory } from "../models/tasks.ts";
+import { localTrainer, threadTrainer, trainOf } from "../models/trainerHandle.ts";
 import { compilePipelineSpec } from "../stages/index.ts";
 
 export interface PretrainOptions {
@@ -39,6 +34,11 @@ export interface PretrainOptions {
   log?: (line: string) => void;
   /** A live progress line on stderr (default: when stderr is a TTY). */
   progress?: boolean;
+  /**
+   * Train on a thread of its own so that the data pipeline runs during each step (default true; a task written in
+   * code always trains on this thread).
+   */
+  trainerThread?: boolean;
 }
 
 export interface PretrainResult {
@@ -50,21 +50,6 @@ export interface PretrainResult {
   elapsedMs: number;
   clipsPerSecond: number;
   deadLetters: number;
-}
-
-export function trainOf(spec: PipelineSpec): TrainSection {
-  if (spec.train === undefined) throw new ClipflowError("SpecError", "a pretraining spec needs a `train` section (task, optimizer, schedule, epochs)", { field: "train" });
-  return trainSection.parse(spec.train);
-}
-
-/** Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed). */
-export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory): Promise<Trainer> {
-  const train = trainOf(spec);
-  await selectBackend(train.backend, log);
-  const rng = rngFor(spec.seed, 0, "model", "init");
-  const task = factory === undefined ? createTask(train.task, rng) : factory(rng);
-  const optimizer = new Optimizer(train.optimizer, task.store);
-  return new Trainer(task, optimizer, new Schedule(train.schedule, train.optimizer.lr), train.microBatch ?? Infinity);
 }
 
 function batchSizeOf(spec: PipelineSpec, stages?: readonly Stage<unknown, unknown>[]): number {
@@ -110,8 +95,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   await mkdir(out, { recursive: true });
   // What the run records: the spec, with the stages of a pipeline composed in code in place of the spec's own.
   const recorded = options.stages === undefined ? spec : { ...spec, stages: options.stages.map((stage) => stage.toSpec()) };
-  const trainer = await buildTrainer(spec, log, options.task);
-  let replica: ThreadReplica | undefined;
+  // The trainer runs on a thread of its own unless its task is written in code (functions cannot cross threads) or
+  // the caller asks otherwise: the main thread then keeps the data pipeline going during each step.
+  const ownThread = (options.trainerThread ?? true) && options.task === undefined;
+  const trainer = ownThread ? await threadTrainer(spec, log) : await localTrainer(spec, log, options.task);
   const cpu = createCpuPool(options.workers);
   const showProgress = options.progress ?? process.stderr.isTTY === true;
   const deadLetters = new DeadLetterSink(join(out, "dead-letter.jsonl"));
@@ -122,16 +109,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   let checkpoint: string | undefined;
   let status: PretrainResult["status"] = "completed";
   let epoch = 0;
-  // Everything from here on releases the trainer, the replica thread and the pool however it ends (a replica thread
-  // left running would keep the process alive after an error).
+  // Everything from here on releases the trainer (and its threads) and the pool however it ends (a thread left
+  // running would keep the process alive after an error).
   try {
-    if (train.replicas > 1) {
-      if (options.task !== undefined || trainer.task.afterStep !== undefined) {
-        throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
-      }
-      replica = await ThreadReplica.start(spec);
-    }
-    await trainer.task.prepare?.(options.resume === true);
+    await trainer.prepare(options.resume === true);
     let startEpoch = 0;
     let skip = 0;
     if (options.resume) {
@@ -139,8 +120,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       if (existsSync(specPath) && comparable(JSON.parse(readFileSync(specPath, "utf8"))) !== comparable(recorded)) {
         throw new ClipflowError("CheckpointError", `the run in ${out} was made with a different spec (spec.json differs beyond epochs/steps); start a new run instead`, { field: "spec" });
       }
-      trainer.restore(state);
-      await replica?.restore(state);
+      await trainer.restore(state);
       step = meta.step;
       startEpoch = meta.epoch;
       skip = meta.cursor;
@@ -158,11 +138,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     const metrics = new JsonlWriter(join(out, "metrics.jsonl"));
     await appendFile(join(out, "dead-letter.jsonl"), "");
     const save = async (cursor: number, atEpoch: number) => {
-      checkpoint = await writeCheckpoint(out, trainer.snapshot(), { step, epoch: atEpoch, cursor, spec: recorded });
+      checkpoint = await writeCheckpoint(out, await trainer.snapshot(), { step, epoch: atEpoch, cursor, spec: recorded });
     };
     for (epoch = startEpoch; epoch < train.epochs; epoch += 1) {
       if (train.steps !== undefined && step >= train.steps) break;
-      trainer.optimizer.lr = trainer.schedule.lrAt(epoch, trainer.optimizer.lr);
+      await trainer.beginEpoch(epoch);
       let cursor = 0;
       let lossSum = 0;
       let lossCount = 0;
@@ -177,12 +157,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
             return;
           }
           const waitMs = performance.now() - lastDone;
-          // Linear warm-up moves the learning rate every step, not only at epoch boundaries.
-          if (train.schedule.kind === "multiStep" && epoch < train.schedule.warmup) {
-            // (with an unknown epoch length the rate steps once per epoch instead)
-            trainer.optimizer.lr = perEpoch === undefined ? trainer.schedule.lrAt(epoch, trainer.optimizer.lr) : trainer.schedule.lrAt(epoch, trainer.optimizer.lr, cursor - 1, perEpoch);
-          }
-          const result = replica === undefined ? trainer.step(batch) : await trainer.stepWith(replica, batch);
+          const result = await trainer.step(batch, { epoch, batch: cursor - 1, perEpoch });
           step += 1;
           clips += result.clips;
           lastLoss = result.loss;
@@ -195,7 +170,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
             loss: result.loss,
             ...result.terms,
             lr: result.lr,
-            clips_per_s: result.clips / ((waitMs + result.stepMs) / 1000),
+            clips_per_s: result.clips / ((performance.now() - lastDone) / 1000),
             data_wait_ms: waitMs,
             step_ms: result.stepMs,
             time: elapsed,
@@ -226,15 +201,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         await save(cursor, epoch);
         break;
       }
-      if (lossCount > 0) trainer.optimizer.lr = trainer.schedule.observe(lossSum / lossCount, trainer.optimizer.lr);
+      if (lossCount > 0) await trainer.endEpoch(lossSum / lossCount);
       await save(0, epoch + 1);
     }
   } finally {
     if (showProgress) process.stderr.write("\n");
     await cpu.close();
-    await replica?.close();
-    trainer.task.dispose();
-    trainer.optimizer.dispose();
+    await trainer.close();
   }
   const elapsedMs = performance.now() - started;
   return { status, steps: step, epochs: epoch, lastLoss, checkpoint, elapsedMs, clipsPerSecond: clips / (elapsedMs / 1000), deadLetters: deadLetters.total };

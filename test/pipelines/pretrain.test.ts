@@ -62,6 +62,18 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     assert.deepEqual(b, a);
   });
 
+  it("the trainer's own thread (the default) and the calling thread train identically, checkpoints included", async () => {
+    const here = join(work, "here");
+    await pretrain({ spec: tiny(4), out: here, workers: 0, log: quiet, progress: false, trainerThread: false });
+    const threaded = lines(join(work, "straight", "metrics.jsonl"));
+    const local = lines(join(here, "metrics.jsonl"));
+    assert.deepEqual(local.map((m) => [m.loss, m.lr]), threaded.map((m) => [m.loss, m.lr]));
+    const a = await readCheckpoint(here);
+    const b = await readCheckpoint(join(work, "straight"));
+    assert.deepEqual([...a.state.tensors.keys()], [...b.state.tensors.keys()]);
+    for (const [name, tensor] of a.state.tensors) assert.deepEqual(tensor.data, b.state.tensors.get(name)!.data, name);
+  });
+
   it("two replicas (second half of each batch in a worker thread) train and resume exactly", async () => {
     const withReplicas = (steps: number) => parsePipelineSpec({ ...tiny(steps), train: { ...(tiny(steps).train as object), replicas: 2 } });
     const straight = join(work, "replicas-straight");
