@@ -29,6 +29,7 @@ export interface EvaluateOptions {
   /** Linear-probe epochs (CoCLR: 100). */
   probeEpochs?: number;
   log?: (line: string) => void;
+  progress?: boolean | undefined;
 }
 
 /** The parsed spec a checkpoint was trained with. */
@@ -43,7 +44,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Record<string,
   const { spec, dir } = await specOfCheckpoint(options.checkpoint);
   if (options.initSeed !== undefined && !options.randomInit) throw new ClipflowError("ConfigError", "--init-seed sets the weights of --random-init; add --random-init", { field: "--init-seed" });
   const initial = options.initSeed === undefined ? spec : { ...spec, seed: options.initSeed };
-  const common = { spec: initial, checkpoint: options.randomInit ? undefined : dir, clips: options.clips ?? 10, protocol, workers: options.workers, ...(options.log ? { log: options.log } : {}) };
+  const common = { spec: initial, checkpoint: options.randomInit ? undefined : dir, clips: options.clips ?? 10, protocol, workers: options.workers, progress: options.progress, ...(options.log ? { log: options.log } : {}) };
   const train = await extractFeatures({ ...common, data: options.train });
   const test = await extractFeatures({ ...common, data: options.test });
   return scoreFeatures(train, test, options.kinds, protocol, { randomInit: options.randomInit === true, checkpoint: dir, probeEpochs: options.probeEpochs ?? 100, seed: spec.seed });
@@ -62,6 +63,7 @@ export interface CompareOptions {
   resamples?: number;
   workers?: number | undefined;
   log?: (line: string) => void;
+  progress?: boolean | undefined;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function compareRuns(options: CompareOptions): Promise<Comparison> 
   const scored: ScoredEncoder[] = [];
   for (const encoder of encoders) {
     options.log?.(`compare: ${encoder.name}${encoder.dir === undefined ? " (random init)" : ""}`);
-    const common = { spec: encoder.spec, checkpoint: encoder.dir, clips: options.clips ?? 10, protocol, workers: options.workers, ...(options.log ? { log: options.log } : {}) };
+    const common = { spec: encoder.spec, checkpoint: encoder.dir, clips: options.clips ?? 10, protocol, workers: options.workers, progress: options.progress, ...(options.log ? { log: options.log } : {}) };
     const train = await extractFeatures({ ...common, data: options.train });
     const test = await extractFeatures({ ...common, data: options.test });
     requireLabels(train, test);

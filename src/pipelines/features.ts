@@ -29,6 +29,8 @@ export interface FeatureOptions {
   protocol?: "prp" | "coclr";
   workers?: number | undefined;
   log?: (line: string) => void;
+  /** A live progress line on stderr (videos done, rate, ETA); the CLI turns it on when stderr is a terminal. */
+  progress?: boolean | undefined;
 }
 
 export interface VideoFeatures extends FeatureSet {
@@ -155,7 +157,7 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
         perClip.push(values);
         clipCounts.push(views.length);
       },
-      { seed: spec.seed, cpu, deadLetters },
+      { seed: spec.seed, cpu, deadLetters, progress: options.progress === true },
     );
   } finally {
     await cpu.close();

@@ -80,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       probeEpochs: intFlag(values, "epochs", 100, 1),
       workers: optionalIntFlag(values, "workers"),
       log: (line) => process.stderr.write(`${line}\n`),
+      progress: process.stderr.isTTY === true,
     });
     process.stderr.write(`${formatComparison(comparison)}\n`);
     return write(values, comparison as unknown as Record<string, unknown>);
@@ -110,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     clips: intFlag(values, "clips", 10, 1),
     probeEpochs: intFlag(values, "epochs", 100, 1),
     workers: optionalIntFlag(values, "workers"),
+    progress: process.stderr.isTTY === true,
   });
   return write(values, result);
 }

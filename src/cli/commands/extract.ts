@@ -45,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     stride,
     protocol,
     workers: optionalIntFlag(values, "workers"),
+    progress: process.stderr.isTTY === true,
   });
   const perClip = features.ids.map((id, i) => ({ name: id, data: features.perClip[i]!, shape: [features.clipCounts[i]!, features.dim] as [number, number] }));
   const averaged = features.ids.map((id, i) => ({ name: id, data: features.features.subarray(i * features.dim, (i + 1) * features.dim), shape: [1, features.dim] as [number, number] }));
