@@ -89,6 +89,23 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     assert.ok(Math.abs(a[0]! - single[0]!) / single[0]! < 0.05, `${a[0]} vs ${single[0]}`);
   });
 
+  it("cancelling (Ctrl-C) leaves a checkpoint at the last finished step, and --resume continues from it", async () => {
+    const out = join(work, "cancelled");
+    const controller = new AbortController();
+    const poll = setInterval(() => {
+      if (existsSync(join(out, "metrics.jsonl")) && readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").length >= 2) controller.abort();
+    }, 20);
+    const result = await pretrain({ spec: tiny(40), out, workers: 1, log: quiet, progress: false, signal: controller.signal }).finally(() => clearInterval(poll));
+    assert.equal(result.status, "cancelled");
+    assert.ok(result.steps >= 2 && result.steps < 40, `${result.steps} steps`);
+    const { meta } = await readCheckpoint(out);
+    assert.equal(meta.step, result.steps);
+    assert.equal(lines(join(out, "metrics.jsonl")).length, result.steps);
+    const resumed = await pretrain({ spec: tiny(result.steps + 1), out, resume: true, workers: 0, log: quiet, progress: false });
+    assert.equal(resumed.status, "completed");
+    assert.equal(resumed.steps, result.steps + 1);
+  });
+
   it("refuses to overwrite a run without --resume, and a resume with another architecture", async () => {
     const out = join(work, "run");
     await assert.rejects(pretrain({ spec: tiny(3), out, workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.field === "--out");
