@@ -71,8 +71,10 @@ function scoresOf(encoder: ScoredEncoder, ks: readonly number[], indices?: Array
   return scores;
 }
 
+const meanOf = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
+
 function summary(values: number[]): GroupSummary {
-  const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
+  const mean = meanOf(values);
   const sd = values.length < 2 ? null : Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (values.length - 1));
   return { mean, sd, count: values.length };
 }
@@ -89,9 +91,7 @@ export function compareEncoders(encoders: ScoredEncoder[], options: CompareOptio
   const ks = options.ks ?? [1, 5, 10];
   const resamples = options.resamples ?? 2000;
   const level = options.level ?? 0.95;
-  const trained = encoders.filter((e) => !e.randomInit);
-  const random = encoders.filter((e) => e.randomInit);
-  if (trained.length === 0 || random.length === 0) {
+  if (encoders.every((e) => e.randomInit) || encoders.every((e) => !e.randomInit)) {
     throw new ClipflowError("ConfigError", "a comparison needs at least one pretrained and one random-init encoder", { field: "encoders" });
   }
   const n = encoders[0]!.ranks.length;
@@ -101,33 +101,36 @@ export function compareEncoders(encoders: ScoredEncoder[], options: CompareOptio
     }
   }
   if (n === 0) throw new ClipflowError("ConfigError", "a comparison needs test videos", { field: "testVideos" });
+  // accuracy only when every encoder has a probe (never half-computed)
   const withProbe = encoders.every((e) => e.correct !== undefined);
-  const strip = (e: ScoredEncoder): ScoredEncoder => (withProbe ? e : { ...e, correct: undefined });
-  const full = encoders.map((e) => scoresOf(strip(e), ks));
+  const scored = withProbe ? encoders : encoders.map((e) => ({ ...e, correct: undefined }));
+  const full = scored.map((e) => scoresOf(e, ks));
   const metrics = Object.keys(full[0]!);
-  const meanOf = (group: ScoredEncoder[], scores: Array<Record<string, number>>, metric: string) =>
-    group.reduce((sum, e) => sum + (scores[encoders.indexOf(e)]![metric] as number), 0) / group.length;
+  const trainedAt = encoders.flatMap((e, i) => (e.randomInit ? [] : [i]));
+  const randomAt = encoders.flatMap((e, i) => (e.randomInit ? [i] : []));
+  const valuesOf = (at: number[], scores: Array<Record<string, number>>, metric: string) => at.map((i) => scores[i]![metric] as number);
 
   const diffs = new Map(metrics.map((m) => [m, new Float64Array(resamples)]));
   const rng = rngFromSeed(options.seed ?? 0);
   const draw = new Int32Array(n);
   for (let b = 0; b < resamples; b++) {
     for (let i = 0; i < n; i++) draw[i] = rng.int(0, n - 1);
-    const scores = encoders.map((e) => scoresOf(strip(e), ks, draw));
-    for (const m of metrics) diffs.get(m)![b] = meanOf(trained, scores, m) - meanOf(random, scores, m);
+    const scores = scored.map((e) => scoresOf(e, ks, draw));
+    for (const m of metrics) diffs.get(m)![b] = meanOf(valuesOf(trainedAt, scores, m)) - meanOf(valuesOf(randomAt, scores, m));
   }
 
   const pretrained: Record<string, GroupSummary> = {};
   const randomInit: Record<string, GroupSummary> = {};
   const margin: Record<string, Margin> = {};
   for (const m of metrics) {
-    const ofGroup = (group: ScoredEncoder[]) => group.map((e) => full[encoders.indexOf(e)]![m] as number);
-    pretrained[m] = summary(ofGroup(trained));
-    randomInit[m] = summary(ofGroup(random));
+    const trainedValues = valuesOf(trainedAt, full, m);
+    const randomValues = valuesOf(randomAt, full, m);
+    pretrained[m] = summary(trainedValues);
+    randomInit[m] = summary(randomValues);
     const sorted = diffs.get(m)!.sort();
     const low = resamples > 0 ? quantile(sorted, (1 - level) / 2) : Number.NaN;
     const high = resamples > 0 ? quantile(sorted, 1 - (1 - level) / 2) : Number.NaN;
-    const worstCase = Math.min(...ofGroup(trained)) - Math.max(...ofGroup(random));
+    const worstCase = Math.min(...trainedValues) - Math.max(...randomValues);
     margin[m] = { mean: pretrained[m].mean - randomInit[m].mean, low, high, worstCase, clear: low > 0 && worstCase > 0 };
   }
   return {

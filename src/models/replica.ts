@@ -7,7 +7,6 @@
 import { fileURLToPath } from "node:url";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
-import { transferablesOf } from "../core/transfer.ts";
 import { ThreadClient } from "./threadClient.ts";
 import type { GradientReplica, NamedArrays, ReplicaGradients } from "./trainer.ts";
 
@@ -21,7 +20,8 @@ export class ThreadReplica implements GradientReplica {
   }
 
   gradients(batch: Batch): Promise<ReplicaGradients> {
-    return this.client.request<ReplicaGradients>({ type: "gradients", batch }, transferablesOf(batch));
+    // copied, not moved: the half batch is a view into the buffers the calling thread still trains on
+    return this.client.request<ReplicaGradients>({ type: "gradients", batch });
   }
 
   apply(grads: Record<string, Float32Array>, lr: number): void {

@@ -5,7 +5,6 @@
  */
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
-import { errorToRecord, toClipflowError } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
 import { serveThread } from "./threadClient.ts";
@@ -41,5 +40,4 @@ serveThread<Trainer>(
     },
     transferOf: (value) => (value === undefined ? [] : Object.values((value as { grads: Record<string, Float32Array> }).grads).map((a) => a.buffer as ArrayBuffer)),
   },
-  (error) => errorToRecord(toClipflowError(error, { stage: "train" })),
 );

@@ -5,7 +5,7 @@
  * The worker side answers { type: "reply", id, value } or { type: "error", id, error } (id −1: outside any request).
  */
 import { Worker } from "node:worker_threads";
-import { ClipflowError, errorFromRecord, type ErrorRecord } from "../core/errors.ts";
+import { ClipflowError, errorFromRecord, errorToRecord, toClipflowError, type ErrorRecord } from "../core/errors.ts";
 
 type Reply = { type: "ready" } | { type: "log"; line: string } | { type: "reply"; id: number; value: unknown } | { type: "error"; id: number; error: ErrorRecord };
 
@@ -113,8 +113,8 @@ export function serveThread<S>(
     handle: (state: S, message: Record<string, unknown>) => unknown;
     transferOf?: (value: unknown) => ArrayBuffer[];
   },
-  toRecord: (error: unknown) => ErrorRecord,
 ): void {
+  const toRecord = (error: unknown): ErrorRecord => errorToRecord(toClipflowError(error, { stage: "train" }));
   let state: S | undefined;
   let queue: Promise<void> = Promise.resolve();
   const log = (line: string) => port.postMessage({ type: "log", line });

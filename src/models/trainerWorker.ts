@@ -4,7 +4,6 @@
  * checkpoint states leave the same way.
  */
 import { parentPort } from "node:worker_threads";
-import { errorToRecord, toClipflowError } from "../core/errors.ts";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
 import { serveThread } from "./threadClient.ts";
@@ -36,5 +35,4 @@ serveThread<TrainerHandle>(
     },
     transferOf: (value) => (value !== null && typeof value === "object" && (value as NamedArrays).tensors instanceof Map ? stateTransferables(value as NamedArrays) : []),
   },
-  (error) => errorToRecord(toClipflowError(error, { stage: "train" })),
 );

@@ -14,22 +14,32 @@ import { readCheckpoint, runDirOf } from "../io/checkpoint.ts";
 import { parsePipelineSpec } from "../stages/index.ts";
 import { extractFeatures, type VideoFeatures } from "./features.ts";
 
-export interface EvaluateOptions {
-  /** Run directory or checkpoint. */
-  checkpoint: string;
+/** The data and settings every evaluation extracts and scores with. */
+interface EvaluationData {
   train: string;
   test: string;
-  kinds: Array<"retrieval" | "linear">;
   protocol?: RetrievalProtocol;
-  randomInit?: boolean;
-  /** With randomInit: the seed of the untrained weights (default: the run's seed), to see how baselines vary. */
-  initSeed?: number | undefined;
   clips?: number;
   workers?: number | undefined;
   /** Linear-probe epochs (CoCLR: 100). */
   probeEpochs?: number;
   log?: (line: string) => void;
   progress?: boolean | undefined;
+}
+
+export interface EvaluateOptions extends EvaluationData {
+  /** Run directory or checkpoint. */
+  checkpoint: string;
+  kinds: Array<"retrieval" | "linear">;
+  randomInit?: boolean;
+  /** With randomInit: the seed of the untrained weights (default: the run's seed), to see how baselines vary. */
+  initSeed?: number | undefined;
+}
+
+/** Features of the train and test videos from one encoder (a checkpoint, or random weights when it is undefined). */
+async function extractBoth(spec: PipelineSpec, checkpoint: string | undefined, options: EvaluationData): Promise<{ train: VideoFeatures; test: VideoFeatures }> {
+  const common = { spec, checkpoint, clips: options.clips ?? 10, protocol: options.protocol ?? "prp", workers: options.workers, progress: options.progress, ...(options.log ? { log: options.log } : {}) };
+  return { train: await extractFeatures({ ...common, data: options.train }), test: await extractFeatures({ ...common, data: options.test }) };
 }
 
 /** The parsed spec a checkpoint was trained with. */
@@ -44,26 +54,16 @@ export async function evaluate(options: EvaluateOptions): Promise<Record<string,
   const { spec, dir } = await specOfCheckpoint(options.checkpoint);
   if (options.initSeed !== undefined && !options.randomInit) throw new ClipflowError("ConfigError", "--init-seed sets the weights of --random-init; add --random-init", { field: "--init-seed" });
   const initial = options.initSeed === undefined ? spec : { ...spec, seed: options.initSeed };
-  const common = { spec: initial, checkpoint: options.randomInit ? undefined : dir, clips: options.clips ?? 10, protocol, workers: options.workers, progress: options.progress, ...(options.log ? { log: options.log } : {}) };
-  const train = await extractFeatures({ ...common, data: options.train });
-  const test = await extractFeatures({ ...common, data: options.test });
+  const { train, test } = await extractBoth(initial, options.randomInit ? undefined : dir, options);
   return scoreFeatures(train, test, options.kinds, protocol, { randomInit: options.randomInit === true, checkpoint: dir, probeEpochs: options.probeEpochs ?? 100, seed: spec.seed });
 }
 
-export interface CompareOptions {
+export interface CompareOptions extends EvaluationData {
   /** Pretrained runs (run directories or checkpoints); the first one's architecture is the one initialised at random. */
   checkpoints: string[];
   /** Random initialisations of that architecture, at init seeds 0 … randomInits − 1. */
   randomInits: number;
-  train: string;
-  test: string;
-  protocol?: RetrievalProtocol;
-  clips?: number;
-  probeEpochs?: number;
   resamples?: number;
-  workers?: number | undefined;
-  log?: (line: string) => void;
-  progress?: boolean | undefined;
 }
 
 /**
@@ -85,9 +85,7 @@ export async function compareRuns(options: CompareOptions): Promise<Comparison> 
   const scored: ScoredEncoder[] = [];
   for (const encoder of encoders) {
     options.log?.(`compare: ${encoder.name}${encoder.dir === undefined ? " (random init)" : ""}`);
-    const common = { spec: encoder.spec, checkpoint: encoder.dir, clips: options.clips ?? 10, protocol, workers: options.workers, progress: options.progress, ...(options.log ? { log: options.log } : {}) };
-    const train = await extractFeatures({ ...common, data: options.train });
-    const test = await extractFeatures({ ...common, data: options.test });
+    const { train, test } = await extractBoth(encoder.spec, encoder.dir, options);
     requireLabels(train, test);
     const probe = linearProbe(train, test, { epochs: options.probeEpochs ?? 100, seed: 0 });
     scored.push({
