@@ -41,11 +41,17 @@ export interface Task {
 
 /** A batch view as a float tensor: uint8 pixels scaled to [0, 1], float views as they are. */
 export function viewTensor(batch: Batch, name: string): tf.Tensor5D {
-  const view = requireView(batch.views, name, "views");
-  if (view.shape.length !== 5) throw new ClipflowError("StageError", `view "${name}" has shape ${view.shape.join("×")}, expected [B, T, H, W, C]`, { stage: "train", field: `views.${name}` });
+  const view = clipView(batch, name);
   const shape = view.shape as [number, number, number, number, number];
   if (view.data instanceof Uint8Array) return tf.tidy(() => tf.div(tf.tensor(view.data, shape, "int32"), 255)) as tf.Tensor5D;
   return tf.tensor(view.data, shape) as tf.Tensor5D;
+}
+
+/** A batch view of clips as plain values ([B, T, H, W, C]), or a StageError naming it. */
+export function clipView(batch: Batch, name: string): Stacked {
+  const view = requireView(batch.views, name, "views");
+  if (view.shape.length !== 5) throw new ClipflowError("StageError", `view "${name}" has shape ${view.shape.join("×")}, expected [B, T, H, W, C]`, { stage: "train", field: `views.${name}` });
+  return view;
 }
 
 export function targetTensor(batch: Batch, name: string, dtype: "float32" | "int32" = "float32"): tf.Tensor {
