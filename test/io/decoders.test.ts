@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { before, test } from "node:test";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { decodeCli } from "../../src/io/decoders/ffmpegCli.ts";
-import { decodeLibav, libavInfo } from "../../src/io/decoders/libav.ts";
+import { decodeLibav, libavInfo, readsHeaderOnly } from "../../src/io/decoders/libav.ts";
 import { encodeFrames, type EncodeOptions } from "../../src/io/encode.ts";
 import { ffmpegBinary } from "../../src/io/ffmpegBinary.ts";
 import { tempDir } from "../helpers/tempDir.ts";
@@ -53,6 +53,21 @@ before(async () => {
 });
 
 const wanted = [0, 1, 17, 29, 30, 31, 45, 58, 59];
+
+test("an MP4 read from its header alone gives the same stream facts as after avformat_find_stream_info", () => {
+  // (audio beside the video, fragmented MP4 and a variable frame rate in MP4 as well as the files above)
+  ffmpeg("-i", files["bframes.mp4"] as string, "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", join(dir, "audio.mp4"));
+  ffmpeg("-i", files["bframes.mp4"] as string, "-c", "copy", "-movflags", "+frag_keyframe+empty_moov", join(dir, "fragmented.mp4"));
+  ffmpeg("-i", files["vfr.mkv"] as string, "-c", "copy", join(dir, "vfr.mp4"));
+  const names = [...Object.keys(files), "audio.mp4", "fragmented.mp4", "vfr.mp4"];
+  for (const name of names) {
+    const path = files[name] ?? join(dir, name);
+    assert.deepEqual(libavInfo(path), libavInfo(path, true), name);
+  }
+  const headerOnly = names.filter((name) => readsHeaderOnly(files[name] ?? join(dir, name)));
+  assert.deepEqual(headerOnly.sort(), ["allintra.mp4", "audio.mp4", "bframes.mp4", "longgop.mp4", "offset.mp4"]);
+  // and the frames: decoded (from the header) equal to what the CLI decoder returns is checked by the tests below
+});
 
 test("frame-accurate: B-frames, open and long GOPs, all-intra, mpeg4/avi and a non-zero start time all return exactly the wanted frames", () => {
   for (const name of ["bframes.mp4", "opengop.mkv", "longgop.mp4", "allintra.mp4", "mpeg4.avi", "offset.mp4"]) {

@@ -102,7 +102,31 @@ function checkLocalFile(uri: string): void {
   if (!stats.isFile()) throw new ClipflowError("DecodeError", "cannot open: not a regular file (a FIFO, socket or device)", { uri });
 }
 
-function openVideo(uri: string, threads = 1): Opened {
+/**
+ * Whether the container's header already gives what a decode needs, so that `avformat_find_stream_info` (which
+ * decodes the first frames to fill in the stream's parameters: ~1–3 ms, a tenth of a short clip's decode) can be left
+ * out: an MP4/MOV whose video track states its size, sample count, duration and one constant frame rate (the demuxer
+ * reads them from the sample tables). Anything else, or anything missing, is probed as before.
+ */
+function headerSuffices(format: FormatContext): boolean {
+  if (!(format.iformat?.name ?? "").split(",").includes("mov")) return false;
+  const video = (format.streams ?? []).filter((s) => s.codecpar.codecType === AVMEDIA_TYPE_VIDEO);
+  if (video.length !== 1) return false;
+  const stream = video[0]!;
+  const { avgFrameRate: avg, rFrameRate: real } = stream;
+  return (
+    stream.codecpar.codecId !== 0 &&
+    stream.codecpar.width > 0 &&
+    stream.codecpar.height > 0 &&
+    stream.nbFrames > 0n &&
+    stream.duration > 0n &&
+    avg.num > 0 &&
+    avg.den > 0 &&
+    avg.num * real.den === real.num * avg.den
+  );
+}
+
+function openVideo(uri: string, threads = 1, probeStreams = false): Opened {
   checkLocalFile(uri);
   const format = new FormatContext();
   let decoder: CodecContext | undefined;
@@ -113,8 +137,10 @@ function openVideo(uri: string, threads = 1): Opened {
   try {
     let ret = format.openInputSync(uri);
     if (ret < 0) throw openError(ret, uri);
-    ret = format.findStreamInfoSync();
-    if (ret < 0) throw new ClipflowError("CorruptFile", `cannot read stream info: ${FFmpegError.strerror(ret)}`, { uri });
+    if (probeStreams || !headerSuffices(format)) {
+      ret = format.findStreamInfoSync();
+      if (ret < 0) throw new ClipflowError("CorruptFile", `cannot read stream info: ${FFmpegError.strerror(ret)}`, { uri });
+    }
     const streamIndex = format.findBestStream(AVMEDIA_TYPE_VIDEO);
     const stream = streamIndex >= 0 ? format.streams?.[streamIndex] : undefined;
     if (stream === undefined) {
@@ -159,9 +185,23 @@ function openVideo(uri: string, threads = 1): Opened {
   }
 }
 
-/** Stream facts without decoding (for probe and the clip sampler). */
-export function libavInfo(uri: string): VideoInfo {
-  const opened = openVideo(uri);
+/** Whether opening `uri` skips avformat_find_stream_info (see `headerSuffices`). */
+export function readsHeaderOnly(uri: string): boolean {
+  checkLocalFile(uri);
+  const format = new FormatContext();
+  try {
+    return format.openInputSync(uri) >= 0 && headerSuffices(format);
+  } finally {
+    format.closeInputSync();
+  }
+}
+
+/**
+ * Stream facts without decoding (for probe and the clip sampler). `probeStreams` always runs
+ * avformat_find_stream_info, even where the header suffices (the tests compare the two).
+ */
+export function libavInfo(uri: string, probeStreams = false): VideoInfo {
+  const opened = openVideo(uri, 1, probeStreams);
   opened.close();
   return opened.info;
 }
