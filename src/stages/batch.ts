@@ -32,7 +32,7 @@ export function stackSamples(samples: Sample[]): Batch {
   for (const [name, frames] of Object.entries(first.views)) {
     const floats = samples.some((sample) => sample.views[name]?.data instanceof Float32Array);
     const each = frames.data.length;
-    const data = floats ? new Float32Array(each * samples.length) : new Uint8Array(each * samples.length);
+    const data = floats ? new Float32Array(uninitialised(each * samples.length * 4)) : new Uint8Array(uninitialised(each * samples.length));
     samples.forEach((sample, index) => {
       const view = sample.views[name];
       if (view === undefined || view.shape.join("x") !== frames.shape.join("x")) {
@@ -72,4 +72,9 @@ export function stackSamples(samples: Sample[]): Batch {
     targets,
     meta: samples.map((sample) => sample.meta),
   };
+}
+
+/** An ArrayBuffer of its own (transferable) that is not zero-filled: every byte is written by the stacking. */
+function uninitialised(bytes: number): ArrayBuffer {
+  return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
 }
