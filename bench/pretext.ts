@@ -25,7 +25,7 @@ import { batch } from "../src/stages/batch.ts";
 import { dilatedSample } from "../src/stages/dilatedSample.ts";
 import { listSource } from "../src/stages/listSource.ts";
 
-const SAMPLES = 96;
+const SAMPLES = 192;
 const dir = mkdtempSync(join(tmpdir(), "clipflow-bench-pretext-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 await synthesize({ out: join(dir, "actions"), kind: "actions", videos: 12, seed: 5, width: 320, height: 240, seconds: 10, classes: 6 });

@@ -1,8 +1,8 @@
 /**
  * The portable decoder: the ffmpeg command line (binary from ffmpegBinary()). Selects the wanted frames by decode
- * ordinal (`select=eq(n,i)+…`), converts and scales them in one bilinear swscale step (as the libav decoder does),
- * crops, and reads raw frames from a pipe; `showinfo` reports each selected frame's pts, which is checked against the
- * request. One process per request: use it where in-process libav is unavailable, and as the reference in tests.
+ * ordinal (`select=eq(n,i)+…`), converts and scales them in one bilinear swscale step with full chroma interpolation
+ * (the libav decoder's result to the byte), crops, and reads raw frames from a pipe; `showinfo` reports each selected
+ * frame's pts, which is checked against the request. One process per request: use it where in-process libav is unavailable, and as the reference in tests.
  * The child is killed on abort or when the watchdog fires.
  */
 import { spawn } from "node:child_process";
@@ -27,7 +27,7 @@ export async function decodeCli(request: DecodeRequest, info: VideoInfo, options
   // the same index as the libav decoder: from pts at a constant rate (ffmpeg starts t at 0), else decode order
   const indexExpr = info.constantRate ? `round(t*${info.fps})` : "n";
   const select = wanted.map((i) => `eq(${indexExpr}\\,${i})`).join("+");
-  const filters = [`select='${select}'`, "showinfo", `scale=${rw}:${rh}:flags=bilinear`, `format=${pixFmt}`, `crop=${cw}:${ch}:${cx}:${cy}`];
+  const filters = [`select='${select}'`, "showinfo", `scale=${rw}:${rh}:flags=bilinear+full_chroma_int`, `format=${pixFmt}`, `crop=${cw}:${ch}:${cx}:${cy}`];
   const args = ["-hide_banner", "-nostdin", "-loglevel", "info", "-i", uri, "-map", "0:v:0", "-vf", filters.join(","), "-vsync", "0", "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1"];
   const frameBytes = cw * ch * channels;
   const data = new Uint8Array(frameBytes * wanted.length);

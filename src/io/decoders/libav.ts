@@ -12,9 +12,11 @@ import {
   AVSEEK_FLAG_BACKWARD,
   AV_NOPTS_VALUE,
   AV_LOG_QUIET,
+  AV_PIX_FMT_GBRP,
   AV_PIX_FMT_GRAY8,
   AV_PIX_FMT_RGB24,
   SWS_BILINEAR,
+  SWS_FULL_CHR_H_INT,
 } from "node-av/constants";
 import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Log, Packet, SoftwareScaleContext } from "node-av/lib";
 import { statSync } from "node:fs";
@@ -45,13 +47,45 @@ interface Opened {
  * Scalers (and their output frames) are kept per thread and reused across decodes, keyed by source and target size
  * and format: creating and freeing a swscale context per decode leaked ~60 KB each time in node-av 6.1 (measured:
  * 5,000 decodes grew RSS by 167 MB), and a dataset of one resolution needs one scaler.
+ *
+ * RGB output that needs resizing goes through planar RGB: swscale's resize into GBRP, then the unscaled packing into
+ * RGB24. That equals its direct resize into RGB24 with full chroma interpolation (SWS_FULL_CHR_H_INT; the ffmpeg CLI
+ * decoder asks for the same and matches to the byte, tested on 4:2:0 colour edges) in 60 % of the time of even the
+ * direct resize without it (320×240 → 171×128: 64 instead of 109 µs per frame; → 112×112: 50 instead of 64). And it
+ * is closer to resizing the full-resolution RGB frame, as OpenCV and torchvision pipelines do: mean |Δ| 1.2 instead
+ * of 4.3 levels at 128² → 112², 0.7 instead of 4.1 at 128² → 128×96 (measured on a synthetic clip), because swscale's
+ * default packed-RGB output interpolates chroma at half the horizontal resolution.
  */
 interface CachedScaler {
-  scaler: SoftwareScaleContext;
-  frame: Frame;
+  steps: { scaler: SoftwareScaleContext; frame: Frame }[];
 }
 const scalers = new Map<string, CachedScaler>();
 const maxScalers = 8;
+
+function scaleStep(srcW: number, srcH: number, srcFormat: number, dstW: number, dstH: number, dstFormat: number, uri: string): { scaler: SoftwareScaleContext; frame: Frame } {
+  const scaler = new SoftwareScaleContext();
+  scaler.getContext(srcW, srcH, srcFormat as never, dstW, dstH, dstFormat as never, (SWS_BILINEAR | SWS_FULL_CHR_H_INT) as typeof SWS_BILINEAR);
+  scaler.initContext();
+  const frame = new Frame();
+  frame.alloc();
+  frame.width = dstW;
+  frame.height = dstH;
+  frame.format = dstFormat as never;
+  const ret = frame.allocBuffer();
+  if (ret < 0) {
+    scaler.freeContext();
+    frame.free();
+    throw new ClipflowError("DecodeError", `cannot allocate the scaled frame: ${FFmpegError.strerror(ret)}`, { uri });
+  }
+  return { scaler, frame };
+}
+
+function freeScaler(entry: CachedScaler): void {
+  for (const step of entry.steps) {
+    step.scaler.freeContext();
+    step.frame.free();
+  }
+}
 
 function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, dstH: number, gray: boolean, uri: string): CachedScaler {
   const key = `${srcW}x${srcH}:${srcFormat}>${dstW}x${dstH}:${gray ? "gray" : "rgb"}`;
@@ -61,29 +95,36 @@ function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, 
     scalers.set(key, hit);
     return hit;
   }
-  const scaler = new SoftwareScaleContext();
-  scaler.getContext(srcW, srcH, srcFormat as never, dstW, dstH, gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24, SWS_BILINEAR);
-  scaler.initContext();
-  const frame = new Frame();
-  frame.alloc();
-  frame.width = dstW;
-  frame.height = dstH;
-  frame.format = gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
-  const ret = frame.allocBuffer();
-  if (ret < 0) {
-    scaler.freeContext();
-    frame.free();
-    throw new ClipflowError("DecodeError", `cannot allocate the scaled frame: ${FFmpegError.strerror(ret)}`, { uri });
+  const resized = srcW !== dstW || srcH !== dstH;
+  const entry: CachedScaler = { steps: [] };
+  try {
+    if (gray) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GRAY8, uri));
+    else if (!resized) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_RGB24, uri));
+    else {
+      entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GBRP, uri));
+      entry.steps.push(scaleStep(dstW, dstH, AV_PIX_FMT_GBRP, dstW, dstH, AV_PIX_FMT_RGB24, uri));
+    }
+  } catch (error) {
+    freeScaler(entry);
+    throw error;
   }
-  const entry = { scaler, frame };
   scalers.set(key, entry);
   if (scalers.size > maxScalers) {
     const [oldestKey, oldest] = scalers.entries().next().value as [string, CachedScaler];
     scalers.delete(oldestKey);
-    oldest.scaler.freeContext();
-    oldest.frame.free();
+    freeScaler(oldest);
   }
   return entry;
+}
+
+/** Scales a decoded frame through the scaler's steps; the last step's frame holds the result. */
+function scaleFrame(entry: CachedScaler, frame: Frame): Frame {
+  let source = frame;
+  for (const step of entry.steps) {
+    step.scaler.scaleFrameSync(step.frame, source);
+    source = step.frame;
+  }
+  return source;
 }
 
 /**
@@ -284,8 +325,7 @@ export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => 
       }
       while (position < wanted.length && (wanted[position] as number) < index) position++;
       if (position >= wanted.length || wanted[position] !== index) return;
-      const { scaler, frame: scaled } = scalerFor(frame.width, frame.height, frame.format as number, rw, rh, channels === 1, uri);
-      scaler.scaleFrameSync(scaled, frame);
+      const scaled = scaleFrame(scalerFor(frame.width, frame.height, frame.format as number, rw, rh, channels === 1, uri), frame);
       const plane = scaled.data?.[0];
       const stride = scaled.linesize[0] ?? rw * channels;
       if (plane === undefined) throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
