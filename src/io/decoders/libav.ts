@@ -58,6 +58,9 @@ interface Opened {
  */
 interface CachedScaler {
   steps: { scaler: SoftwareScaleContext; frame: Frame }[];
+  /** The last step's first plane and its row stride (node-av wraps the plane in a new Buffer at every read). */
+  plane?: Buffer | undefined;
+  stride: number;
 }
 const scalers = new Map<string, CachedScaler>();
 const maxScalers = 8;
@@ -96,7 +99,7 @@ function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, 
     return hit;
   }
   const resized = srcW !== dstW || srcH !== dstH;
-  const entry: CachedScaler = { steps: [] };
+  const entry: CachedScaler = { steps: [], stride: 0 };
   try {
     if (gray) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GRAY8, uri));
     else if (!resized) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_RGB24, uri));
@@ -108,6 +111,13 @@ function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, 
     freeScaler(entry);
     throw error;
   }
+  const last = entry.steps[entry.steps.length - 1]!.frame;
+  entry.plane = last.data?.[0];
+  entry.stride = last.linesize[0] ?? dstW * (gray ? 1 : 3);
+  if (entry.plane === undefined) {
+    freeScaler(entry);
+    throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
+  }
   scalers.set(key, entry);
   if (scalers.size > maxScalers) {
     const [oldestKey, oldest] = scalers.entries().next().value as [string, CachedScaler];
@@ -117,14 +127,14 @@ function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, 
   return entry;
 }
 
-/** Scales a decoded frame through the scaler's steps; the last step's frame holds the result. */
-function scaleFrame(entry: CachedScaler, frame: Frame): Frame {
+/** Scales a decoded frame through the scaler's steps; the result is in `entry.plane` (allocated once, rewritten). */
+function scaleFrame(entry: CachedScaler, frame: Frame): Buffer {
   let source = frame;
   for (const step of entry.steps) {
     step.scaler.scaleFrameSync(step.frame, source);
     source = step.frame;
   }
-  return source;
+  return entry.plane as Buffer;
 }
 
 /**
@@ -325,14 +335,13 @@ export function decodeLibav(request: DecodeRequest, plan?: (info: VideoInfo) => 
       }
       while (position < wanted.length && (wanted[position] as number) < index) position++;
       if (position >= wanted.length || wanted[position] !== index) return;
-      const scaled = scaleFrame(scalerFor(frame.width, frame.height, frame.format as number, rw, rh, channels === 1, uri), frame);
-      const plane = scaled.data?.[0];
-      const stride = scaled.linesize[0] ?? rw * channels;
-      if (plane === undefined) throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
+      const scaler = scalerFor(frame.width, frame.height, frame.format as number, rw, rh, channels === 1, uri);
+      const plane = scaleFrame(scaler, frame);
       const offset = position * frameBytes;
+      const rowBytes = cw * channels;
       for (let row = 0; row < ch; row++) {
-        const start = (cy + row) * stride + cx * channels;
-        data.set(plane.subarray(start, start + cw * channels), offset + row * cw * channels);
+        const start = (cy + row) * scaler.stride + cx * channels;
+        plane.copy(data, offset + row * rowBytes, start, start + rowBytes);
       }
       pts[position] = Number(framePts) * timeBase - info.startS;
       found++;
