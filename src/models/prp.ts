@@ -62,8 +62,8 @@ export function constantRun(data: ArrayLike<number>, shape: readonly number[]): 
  * "motion" view) resized bilinearly to H×W (align_corners = false, edges clamped: torch's interpolate and
  * `expandMotion`), frames 0, g, 2g, … of each clip only, g = `constantRun` → [B, T/g, H, W, C]; the loss applies each
  * to its g target frames. A map already at frame size is only thinned. Resizing the distinct maps only is what makes
- * the weight cheap: at 112² a batch of rates 1–8 resizes 8 maps per clip instead of 32 (0.15 instead of 1.2 ms per
- * clip on wasm) and never holds a 32-frame full-resolution weight.
+ * the weight cheap: at 112² a batch of rates 1–8 resizes 8 maps per clip instead of 32 (0.34 instead of 1.3 ms per
+ * clip on wasm, this function whole, in bench:pretext) and never holds a 32-frame full-resolution weight.
  */
 export function motionWeight(motion: { data: Float32Array | Uint8Array; shape: readonly number[] }, height: number, width: number): tf.Tensor5D {
   const [b, t, h, w, c] = motion.shape as [number, number, number, number, number];

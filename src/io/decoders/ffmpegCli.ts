@@ -2,8 +2,8 @@
  * The portable decoder: the ffmpeg command line (binary from ffmpegBinary()). Selects the wanted frames by decode
  * ordinal (`select=eq(n,i)+…`), converts and scales them in one bilinear swscale step with full chroma interpolation
  * (the libav decoder's result to the byte), crops, and reads raw frames from a pipe; `showinfo` reports each selected
- * frame's pts, which is checked against the request. One process per request: use it where in-process libav is unavailable, and as the reference in tests.
- * The child is killed on abort or when the watchdog fires.
+ * frame's pts, which is checked against the request. One process per request: use it where in-process libav is
+ * unavailable, and as the reference in tests. The child is killed on abort or when the watchdog fires.
  */
 import { spawn } from "node:child_process";
 import { ClipflowError } from "../../core/errors.ts";

@@ -240,8 +240,9 @@ function openVideo(uri: string, threads = 1, probeStreams = false): Opened {
 export function readsHeaderOnly(uri: string): boolean {
   checkLocalFile(uri);
   const format = new FormatContext();
+  if (format.openInputSync(uri) < 0) return false;
   try {
-    return format.openInputSync(uri) >= 0 && headerSuffices(format);
+    return headerSuffices(format);
   } finally {
     format.closeInputSync();
   }
