@@ -332,9 +332,10 @@ export function motionAttention(input: MotionAttentionInput): { weight: Float32A
  * Everything PRP trains on, from the dense span in one kernel (the span is read once): the encoder clip (every s-th
  * frame) and the 32-frame target as bytes, the target's real-frame flags, and the motion map at cell resolution
  * (`motionCells`). Target frames that are averages (s = 1, flag 0: the loss masks them out) are rounded to the nearest
- * byte; every frame the loss sees is exact.
+ * byte; every frame the loss sees is exact. The clip is the target's even frames, byte for byte (for s ≥ 2 the
+ * target's stride is s/2; for s = 1 its even frames are the real ones): `clip: false` leaves it out (empty).
  */
-export function prpViews(input: MotionAttentionInput): {
+export function prpViews(input: MotionAttentionInput & { clip?: boolean }): {
   clip: Uint8Array;
   clipShape: [number, number, number, number];
   target: Uint8Array;
@@ -346,8 +347,8 @@ export function prpViews(input: MotionAttentionInput): {
   const [, h, w, c] = input.shape;
   const { span, frame, at } = spanReader(input);
   const frames = span / input.rate;
-  const clip = new Uint8Array(frames * frame);
-  for (let k = 0; k < frames; k++) clip.set(at(k * input.rate), k * frame);
+  const clip = new Uint8Array(input.clip === false ? 0 : frames * frame);
+  if (input.clip !== false) for (let k = 0; k < frames; k++) clip.set(at(k * input.rate), k * frame);
   const { target, flags, shape } = prpTargetBytes(input);
   const { cells, shape: motionShape } = motionCells(input);
   return { clip, clipShape: [frames, h, w, c], target, flags, targetShape: shape, motion: cells, motionShape };

@@ -2,9 +2,10 @@
  * PRP's sample (Yao et al., CVPR 2020; METHODS.md §1): draws a playback rate s (label = its index) and a start,
  * decodes the frames of the 16·s-frame span that its views read, in one pass (resized to 128×171 and centre-cropped to
  * 112 by default, pixels later in [0, 1]; 56 of 128 frames at s = 8),
- * and emits the encoder clip (view `rgb`, every s-th frame), the 32-frame slow-motion target (view `target`, bytes)
- * with its real-frame `flags`, and the motion weight (view `motion`, DPAU or all ones) at cell resolution, one map per
- * target frame ([32, 13, 13, 3] at 112 px: the train step resizes it to the frame). Videos too short for
+ * and emits the 32-frame slow-motion target (view `target`, bytes) with its real-frame `flags`, and the motion weight
+ * (view `motion`, DPAU or all ones) at cell resolution, one map per target frame ([32, 13, 13, 3] at 112 px: the
+ * train step resizes it to the frame). The encoder clip (every s-th frame) is the target's even frames, byte for byte,
+ * so the PRP task takes it from there; `clipView: true` also emits it as view `rgb` (a third more bytes per sample). Videos too short for
  * the drawn rate: `shortVideo` "error" (TooShort, dead-lettered by the default policy; the reference instead swaps in
  * another random video) or "lowerRate".
  */
@@ -27,6 +28,8 @@ export const dilatedSample = defineStage({
     height: z.int().min(1).default(128),
     crop: z.tuple([z.int().min(1), z.int().min(1)]).default([112, 112]),
     motion: z.enum(["dpau", "ones"]).default("dpau"),
+    /** Also emit the encoder clip as view `rgb` (the PRP task otherwise takes the target's even frames: the same bytes). */
+    clipView: z.boolean().default(false),
     /** Pooling window / stride of the motion map (default scales 28 / 7 at 112 px with the crop). */
     patch: z.int().min(1).optional(),
     poolStride: z.int().min(1).optional(),
@@ -42,6 +45,7 @@ export const dilatedSample = defineStage({
           plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
           geometry: { width: config.width, height: config.height, crop: config.crop },
           pool: { patch: config.patch, poolStride: config.poolStride },
+          clip: config.clipView,
         },
         { signal: ctx.signal },
       );
@@ -51,7 +55,7 @@ export const dilatedSample = defineStage({
         videoId: video.id,
         uri: video.uri,
         views: {
-          rgb: { ...base, data: views.clip, shape: views.clipShape, indices: plan.encoder },
+          ...(config.clipView ? { rgb: { ...base, data: views.clip, shape: views.clipShape, indices: plan.encoder } } : {}),
           target: { ...base, data: views.target, shape: views.targetShape, indices: plan.dense },
           motion: { ...base, data: views.motion, shape: views.motionShape, indices: plan.dense },
         },

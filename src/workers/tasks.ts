@@ -21,10 +21,10 @@ export const tasks = {
   ...kernels,
   decodeClips: async (input: Parameters<typeof DecodeClips.decodeClips>[0]) => (await decodeModule()).decodeClips(input),
   /** PRP's whole sample in one hop: the frames of the span its views read, then the views (`prpViews`). */
-  prpSample: async (input: Parameters<typeof DecodeClips.decodeDilated>[0] & { pool: { patch?: number | undefined; poolStride?: number | undefined } }) => {
+  prpSample: async (input: Parameters<typeof DecodeClips.decodeDilated>[0] & { pool: { patch?: number | undefined; poolStride?: number | undefined }; clip: boolean }) => {
     const { dense, plan, info } = (await decodeModule()).decodeDilated(input);
     const offsets = plan.read.map((i) => i - plan.start);
-    const views = kernels.prpViews({ ...input.pool, mode: input.plan.motion ?? "dpau", dense: dense.data, shape: dense.shape, offsets, rate: plan.rate });
+    const views = kernels.prpViews({ ...input.pool, mode: input.plan.motion ?? "dpau", dense: dense.data, shape: dense.shape, offsets, rate: plan.rate, clip: input.clip });
     return { plan, info, views };
   },
   decodeTriplet: async (input: Parameters<typeof DecodeClips.decodeTriplet>[0]) => (await decodeModule()).decodeTriplet(input),

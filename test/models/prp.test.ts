@@ -145,3 +145,29 @@ test("a motion view that does not match the target is a StageError naming views.
   assert.equal(tf.memory().numTensors, before, "nothing left behind");
   task.dispose();
 });
+
+test("without view rgb the PRP task encodes the target's even frames: the same loss as with the clip sent", async () => {
+  const { createPrpTask } = await import("../../src/models/prp.ts");
+  const { rngFromString } = await import("../../src/core/rng.ts");
+  const task = createPrpTask({ kind: "prp", backbone: { name: "r3d", width: 0.125, blocks: 1 }, rates: 2, lambda: 0.1, reconstruction: true } as never, rngFromString("clip-from-target"));
+  const [B, S] = [2, 16];
+  const frame = S * S * 3;
+  const target = span(4, S, S, 21); // 64 frames: two clips of 32
+  const rgb = new Uint8Array(B * 16 * frame);
+  for (let b = 0; b < B; b++) for (let k = 0; k < 16; k++) rgb.set(target.subarray((b * 32 + 2 * k) * frame, (b * 32 + 2 * k + 1) * frame), (b * 16 + k) * frame);
+  const common = {
+    keys: ["a", "b"],
+    targets: { rate: { data: new Float32Array([0, 1]), shape: [B] }, flags: { data: new Float32Array(B * 32).fill(1), shape: [B, 32] } },
+  };
+  const views = {
+    target: { data: target, shape: [B, 32, S, S, 3] },
+    motion: { data: Float32Array.from({ length: B * 32 * 3 * 3 * 3 }, (_, i) => 0.8 + ((i * 7) % 13) / 10), shape: [B, 32, 3, 3, 3] },
+  };
+  const loss = (batch: unknown) => tf.tidy(() => task.loss(batch as never).loss.dataSync()[0]!);
+  const lean = loss({ ...common, views });
+  const full = loss({ ...common, views: { ...views, rgb: { data: rgb, shape: [B, 16, S, S, 3] } } });
+  assert.equal(lean, full);
+  // neither the clip nor the target: the missing view is named
+  assert.throws(() => loss({ ...common, views: { motion: views.motion } }), (e: unknown) => (e as { field?: string }).field === "views.rgb");
+  task.dispose();
+});

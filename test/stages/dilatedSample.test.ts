@@ -5,11 +5,13 @@ import { DeadLetterSink } from "../../src/core/deadLetter.ts";
 import { listFolder } from "../../src/io/datasets.ts";
 import { dilatedSample } from "../../src/stages/dilatedSample.ts";
 import { testContext } from "../helpers/context.ts";
+import { synthesize } from "../../src/io/synth.ts";
+import { tempDir } from "../helpers/tempDir.ts";
 import { tinyActions } from "../helpers/videoFixtures.ts";
 
 test("dilatedSample on real videos: encoder clip, target with flags and motion weight, aligned", async () => {
   const videos = listFolder(await tinyActions()).videos.slice(0, 3);
-  const stage = dilatedSample({ rates: [1], width: 40, height: 32, crop: [28, 28], patch: 7, poolStride: 2 });
+  const stage = dilatedSample({ rates: [1], width: 40, height: 32, crop: [28, 28], patch: 7, poolStride: 2, clipView: true });
   const samples = await lastValueFrom(of(...videos).pipe(stage.apply(testContext({ seed: 4 })), toArray()));
   assert.equal(samples.length, 3);
   for (const sample of samples) {
@@ -32,6 +34,27 @@ test("dilatedSample on real videos: encoder clip, target with flags and motion w
     assert.ok((motion.data as Float32Array).every((v) => v >= 0.8 - 1e-6 && v <= 2 + 1e-6));
     assert.deepEqual(rgb.indices, Array.from({ length: 16 }, (_, k) => (sample.meta.start as number) + k));
   }
+});
+
+test("by default the encoder clip is not sent: it is the target's even frames, byte for byte, at every rate", async () => {
+  const dir = tempDir("clipflow-dilated-");
+  await synthesize({ out: dir, kind: "actions", videos: 2, seed: 3, width: 64, height: 48, seconds: 3, classes: 2 });
+  const videos = listFolder(dir).videos;
+  const config = { rates: [1, 2, 4], shortVideo: "lowerRate" as const, width: 40, height: 32, crop: [28, 28] as [number, number], patch: 7, poolStride: 2 };
+  const run = (clipView: boolean) => lastValueFrom(of(...videos, ...videos, ...videos).pipe(dilatedSample({ ...config, clipView }).apply(testContext({ seed: 9 })), toArray()));
+  const [lean, full] = [await run(false), await run(true)];
+  assert.equal(lean.length, 6);
+  const frame = 28 * 28 * 3;
+  for (const [i, sample] of lean.entries()) {
+    const other = full[i]!;
+    assert.equal(sample.views.rgb, undefined);
+    assert.deepEqual(sample.meta, other.meta, "same draws");
+    assert.deepEqual(sample.views.target!.data, other.views.target!.data);
+    const rgb = other.views.rgb!.data;
+    const target = sample.views.target!.data;
+    for (let k = 0; k < 16; k++) assert.deepEqual(target.subarray(2 * k * frame, (2 * k + 1) * frame), rgb.subarray(k * frame, (k + 1) * frame), `rate ${sample.meta.rate}, clip frame ${k}`);
+  }
+  assert.ok(new Set(lean.map((s) => s.meta.rate)).size > 1, "several rates drawn");
 });
 
 test("a rate the video is too short for is a TooShort dead letter (or a lower rate when asked)", async () => {
