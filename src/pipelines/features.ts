@@ -14,6 +14,7 @@ import type { FeatureSet } from "../eval/retrieval.ts";
 import { readCheckpoint } from "../io/checkpoint.ts";
 import * as tf from "@tensorflow/tfjs";
 import { compilePipelineSpec } from "../stages/index.ts";
+import { bytesToUnit } from "../models/task.ts";
 import { buildTrainer } from "../models/trainerHandle.ts";
 import { taskModality } from "../models/config.ts";
 
@@ -140,7 +141,7 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
           const slice = stacked.subarray(start * per, (start + count) * per);
           const features = tf.tidy(() => {
             const clipShape = [count, ...shape] as [number, number, number, number, number];
-            const clips = (floats ? tf.tensor(slice, clipShape) : tf.div(tf.tensor(slice, clipShape, "int32"), 255)) as tf.Tensor5D;
+            const clips = (floats ? tf.tensor(slice, clipShape) : bytesToUnit(slice as Uint8Array, clipShape)) as tf.Tensor5D;
             return trainer.task.features(clips, protocol);
           });
           dim = features.shape[1];
