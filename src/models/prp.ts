@@ -58,6 +58,21 @@ export function constantRun(data: ArrayLike<number>, shape: readonly number[]): 
   return 1;
 }
 
+/** Frames 0, k, 2k, … of each clip of a stacked [B, T, …] array, as a new array of the same kind. */
+function framesAtStride<A extends Float32Array | Uint8Array>(data: A, shape: readonly number[], k: number): A {
+  const [b = 1, t = 1] = shape;
+  const frame = shape.slice(2).reduce((n, d) => n * d, 1);
+  const per = Math.ceil(t / k);
+  const out = new (data.constructor as new (length: number) => A)(b * per * frame);
+  for (let clip = 0; clip < b; clip++) {
+    for (let j = 0; j < per; j++) {
+      const from = (clip * t + j * k) * frame;
+      out.set(data.subarray(from, from + frame), (clip * per + j) * frame);
+    }
+  }
+  return out;
+}
+
 /**
  * The motion weight at frame size, one frame per run of equal maps: the [B, T, h, w, C] cell maps (the batch's
  * "motion" view) resized bilinearly to H×W (align_corners = false, edges clamped: torch's interpolate and
@@ -69,9 +84,8 @@ export function constantRun(data: ArrayLike<number>, shape: readonly number[]): 
 export function motionWeight(motion: { data: Float32Array | Uint8Array; shape: readonly number[] }, height: number, width: number): tf.Tensor5D {
   const [b, t, h, w, c] = motion.shape as [number, number, number, number, number];
   const g = constantRun(motion.data, motion.shape);
-  const frame = h * w * c;
-  const kept = new Float32Array((b * t * frame) / g);
-  for (let i = 0, k = 0; i < b * t; i += g, k++) kept.set(motion.data.subarray(i * frame, (i + 1) * frame), k * frame);
+  const picked = framesAtStride(motion.data, motion.shape, g);
+  const kept = picked instanceof Float32Array ? picked : Float32Array.from(picked);
   return tf.tidy(() => {
     const cells = tf.tensor4d(kept, [(b * t) / g, h, w, c]);
     const resized = h === height && w === width ? cells : tf.image.resizeBilinear(cells, [height, width], false, true);
@@ -88,17 +102,9 @@ export function motionWeight(motion: { data: Float32Array | Uint8Array; shape: r
 export function encoderClip(batch: Batch): tf.Tensor5D {
   if (batch.views.rgb !== undefined || batch.views.target === undefined) return viewTensor(batch, "rgb");
   const target = clipView(batch, "target");
-  const [b, t, h, w, c] = target.shape as [number, number, number, number, number];
-  const frame = h * w * c;
-  const frames = Math.ceil(t / 2);
-  const data = target.data instanceof Uint8Array ? new Uint8Array(b * frames * frame) : new Float32Array(b * frames * frame);
-  for (let clip = 0; clip < b; clip++) {
-    for (let k = 0; k < frames; k++) {
-      const from = (clip * t + 2 * k) * frame;
-      data.set(target.data.subarray(from, from + frame), (clip * frames + k) * frame);
-    }
-  }
-  return viewTensor({ ...batch, views: { rgb: { data, shape: [b, frames, h, w, c], layout: target.layout } } }, "rgb");
+  const [b, t, ...frame] = target.shape as [number, number, number, number, number];
+  const data = framesAtStride(target.data, target.shape, 2);
+  return viewTensor({ ...batch, views: { rgb: { data, shape: [b, Math.ceil(t / 2), ...frame], layout: target.layout } } }, "rgb");
 }
 
 export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
@@ -118,16 +124,16 @@ export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
         const classification = crossEntropy(logits, labels);
         return { loss: classification, terms: { classification } };
       }
-      const expected = viewTensor(batch, "target");
+      const target = viewTensor(batch, "target");
       const motion = clipView(batch, "motion");
-      const [tb, tt, , , tc] = expected.shape;
+      const [tb, tt, , , tc] = target.shape;
       const [mb, mt, , , mc] = motion.shape;
       if (mb !== tb || mt !== tt || mc !== tc) {
-        throw new ClipflowError("StageError", `view "motion" has shape ${motion.shape.join("×")}, the target ${expected.shape.join("×")}: batch, frames and channels must match`, { stage: "train", field: "views.motion" });
+        throw new ClipflowError("StageError", `view "motion" has shape ${motion.shape.join("×")}, the target ${target.shape.join("×")}: batch, frames and channels must match`, { stage: "train", field: "views.motion" });
       }
       return prpLoss({
         reconstruction: decode(feature, true),
-        target: expected,
+        target,
         weight: motionWeight(motion, x.shape[2], x.shape[3]),
         flags: targetTensor(batch, "flags") as tf.Tensor2D,
         logits,

@@ -65,8 +65,7 @@ export function bytesToUnit(data: Uint8Array, shape: number[]): tf.Tensor {
     fast = probe.every((v, i) => cast[i] === v);
     keepsBytes.set(backend, fast);
   }
-  const bytes = fast ? data : undefined;
-  return tf.tidy(() => tf.div(bytes === undefined ? tf.tensor(data, shape, "int32") : tf.cast(tf.tensor(bytes, shape, "bool"), "float32"), 255));
+  return tf.tidy(() => tf.div(fast ? tf.cast(tf.tensor(data, shape, "bool"), "float32") : tf.tensor(data, shape, "int32"), 255));
 }
 
 /** A batch view of clips as plain values ([B, T, H, W, C]), or a StageError naming it. */

@@ -56,16 +56,20 @@ interface Opened {
  * of 4.3 levels at 128² → 112², 0.7 instead of 4.1 at 128² → 128×96 (measured on a synthetic clip), because swscale's
  * default packed-RGB output interpolates chroma at half the horizontal resolution.
  */
+interface ScaleStep {
+  scaler: SoftwareScaleContext;
+  frame: Frame;
+}
 interface CachedScaler {
-  steps: { scaler: SoftwareScaleContext; frame: Frame }[];
+  steps: ScaleStep[];
   /** The last step's first plane and its row stride (node-av wraps the plane in a new Buffer at every read). */
-  plane?: Buffer | undefined;
+  plane: Buffer;
   stride: number;
 }
 const scalers = new Map<string, CachedScaler>();
 const maxScalers = 8;
 
-function scaleStep(srcW: number, srcH: number, srcFormat: number, dstW: number, dstH: number, dstFormat: number, uri: string): { scaler: SoftwareScaleContext; frame: Frame } {
+function scaleStep(srcW: number, srcH: number, srcFormat: number, dstW: number, dstH: number, dstFormat: number, uri: string): ScaleStep {
   const scaler = new SoftwareScaleContext();
   scaler.getContext(srcW, srcH, srcFormat as never, dstW, dstH, dstFormat as never, (SWS_BILINEAR | SWS_FULL_CHR_H_INT) as typeof SWS_BILINEAR);
   scaler.initContext();
@@ -83,8 +87,8 @@ function scaleStep(srcW: number, srcH: number, srcFormat: number, dstW: number, 
   return { scaler, frame };
 }
 
-function freeScaler(entry: CachedScaler): void {
-  for (const step of entry.steps) {
+function freeSteps(steps: ScaleStep[]): void {
+  for (const step of steps) {
     step.scaler.freeContext();
     step.frame.free();
   }
@@ -99,30 +103,27 @@ function scalerFor(srcW: number, srcH: number, srcFormat: number, dstW: number, 
     return hit;
   }
   const resized = srcW !== dstW || srcH !== dstH;
-  const entry: CachedScaler = { steps: [], stride: 0 };
+  const steps: ScaleStep[] = [];
+  let plane: Buffer | undefined;
   try {
-    if (gray) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GRAY8, uri));
-    else if (!resized) entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_RGB24, uri));
+    if (gray) steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GRAY8, uri));
+    else if (!resized) steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_RGB24, uri));
     else {
-      entry.steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GBRP, uri));
-      entry.steps.push(scaleStep(dstW, dstH, AV_PIX_FMT_GBRP, dstW, dstH, AV_PIX_FMT_RGB24, uri));
+      steps.push(scaleStep(srcW, srcH, srcFormat, dstW, dstH, AV_PIX_FMT_GBRP, uri));
+      steps.push(scaleStep(dstW, dstH, AV_PIX_FMT_GBRP, dstW, dstH, AV_PIX_FMT_RGB24, uri));
     }
+    plane = steps[steps.length - 1]!.frame.data?.[0];
+    if (plane === undefined) throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
   } catch (error) {
-    freeScaler(entry);
+    freeSteps(steps);
     throw error;
   }
-  const last = entry.steps[entry.steps.length - 1]!.frame;
-  entry.plane = last.data?.[0];
-  entry.stride = last.linesize[0] ?? dstW * (gray ? 1 : 3);
-  if (entry.plane === undefined) {
-    freeScaler(entry);
-    throw new ClipflowError("DecodeError", "scaled frame has no data", { uri });
-  }
+  const entry: CachedScaler = { steps, plane, stride: steps[steps.length - 1]!.frame.linesize[0] ?? dstW * (gray ? 1 : 3) };
   scalers.set(key, entry);
   if (scalers.size > maxScalers) {
     const [oldestKey, oldest] = scalers.entries().next().value as [string, CachedScaler];
     scalers.delete(oldestKey);
-    freeScaler(oldest);
+    freeSteps(oldest.steps);
   }
   return entry;
 }
@@ -134,7 +135,7 @@ function scaleFrame(entry: CachedScaler, frame: Frame): Buffer {
     step.scaler.scaleFrameSync(step.frame, source);
     source = step.frame;
   }
-  return entry.plane as Buffer;
+  return entry.plane;
 }
 
 /**
