@@ -137,6 +137,22 @@ test("differential: libav and the ffmpeg CLI give the same indices and pixels (t
   }
 });
 
+test("the CLI decoder seeks to the keyframe before a late clip and stops after it: the same frames and pts as libav on every container", async () => {
+  // offset.mp4 starts at 1.5 s, opengop.mkv's keyframes open their GOPs, vfr.mkv is decoded from the start (no seek)
+  for (const name of ["bframes.mp4", "opengop.mkv", "longgop.mp4", "allintra.mp4", "mpeg4.avi", "offset.mp4", "vfr.mkv"]) {
+    const uri = files[name] as string;
+    const indices = name === "vfr.mkv" ? [33, 45, 59] : [31, 40, 44, 58];
+    const a = decodeLibav({ uri, indices });
+    const b = await decodeCli({ uri, indices }, libavInfo(uri));
+    assert.deepEqual(b.indices, indices, name);
+    let max = 0;
+    for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+    assert.ok(max <= 2, `${name}: max |Δ| ${max}`);
+    indices.forEach((index, t) => assert.ok(Math.abs(meanOf(b.data, t, W * H * 3) - level(index)) < 3, `${name}: CLI frame ${index}`));
+    a.pts.forEach((p, i) => assert.ok(Math.abs(p - (b.pts[i] as number)) < 1e-3, `${name}: pts ${p} vs ${b.pts[i]}`));
+  }
+});
+
 test("geometry: short side keeps the aspect; the crop is centred; gray has one channel", () => {
   const uri = files["bframes.mp4"] as string;
   assert.deepEqual(decodeLibav({ uri, indices: [0], geometry: { shortSide: 24 } }).shape, [1, 24, 32, 1 * 3]);

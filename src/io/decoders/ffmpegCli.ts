@@ -1,6 +1,7 @@
 /**
- * The portable decoder: the ffmpeg command line (binary from ffmpegBinary()). Selects the wanted frames by decode
- * ordinal (`select=eq(n,i)+…`), converts and scales them in one bilinear swscale step with full chroma interpolation
+ * The portable decoder: the ffmpeg command line (binary from ffmpegBinary()). Seeks to the keyframe before the first
+ * wanted frame, selects the wanted frames by the libav decoder's index (from pts at a constant rate, else the decode
+ * ordinal), stops after the last, converts and scales them in one bilinear swscale step with full chroma interpolation
  * (the libav decoder's result to the byte), crops, and reads raw frames from a pipe; `showinfo` reports each selected
  * frame's pts, which is checked against the request. One process per request: use it where in-process libav is
  * unavailable, and as the reference in tests. The child is killed on abort or when the watchdog fires.
@@ -24,11 +25,18 @@ export async function decodeCli(request: DecodeRequest, info: VideoInfo, options
   const [cx, cy, cw, ch] = cropWindow(rw, rh, request.geometry, uri);
   checkLimits(info, cw, ch, channels, wanted.length, request);
   const pixFmt = channels === 1 ? "gray" : "rgb24";
-  // the same index as the libav decoder: from pts at a constant rate (ffmpeg starts t at 0), else decode order
-  const indexExpr = info.constantRate ? `round(t*${info.fps})` : "n";
+  // The same index as the libav decoder: at a constant rate from pts (timestamps kept as they are in the file, so
+  // t − start is the stream time), else the decode ordinal. At a constant rate ffmpeg first seeks to the keyframe at or
+  // before the first wanted frame (half a frame early, without trimming: the select alone picks frames), and at any rate
+  // it stops after the last wanted frame, so a clip costs the decode from its keyframe, as in the libav decoder.
+  const seek = info.constantRate && wanted.length > 0 ? Math.max(0, ((wanted[0] as number) - 0.5) / info.fps) : 0;
+  const indexExpr = info.constantRate ? `round((t-${info.startS})*${info.fps})` : "n";
   const select = wanted.map((i) => `eq(${indexExpr}\\,${i})`).join("+");
   const filters = [`select='${select}'`, "showinfo", `scale=${rw}:${rh}:flags=bilinear+full_chroma_int`, `format=${pixFmt}`, `crop=${cw}:${ch}:${cx}:${cy}`];
-  const args = ["-hide_banner", "-nostdin", "-loglevel", "info", "-i", uri, "-map", "0:v:0", "-vf", filters.join(","), "-vsync", "0", "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1"];
+  const threads = request.threads === undefined ? [] : ["-threads", String(request.threads)];
+  const input = [...threads, ...(info.constantRate ? ["-copyts", ...(seek > 0 ? ["-noaccurate_seek", "-ss", seek.toFixed(6)] : [])] : []), "-i", uri];
+  const args = ["-hide_banner", "-nostdin", "-loglevel", "info", ...input, "-map", "0:v:0", "-vf", filters.join(","), "-frames:v", String(wanted.length), "-vsync", "0", "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1"];
+  const ptsOffset = info.constantRate ? info.startS : 0;
   const frameBytes = cw * ch * channels;
   const data = new Uint8Array(frameBytes * wanted.length);
   const pts: number[] = [];
@@ -54,7 +62,7 @@ export async function decodeCli(request: DecodeRequest, info: VideoInfo, options
     pending = lines.pop() ?? "";
     for (const line of lines) {
       const match = /showinfo.*\bpts_time:\s*(-?[\d.]+)/.exec(line);
-      if (match) pts.push(Number(match[1]));
+      if (match) pts.push(Number(match[1]) - ptsOffset);
       else stderrTail = (stderrTail + line + "\n").slice(-2000);
     }
   });

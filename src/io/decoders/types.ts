@@ -36,6 +36,7 @@ export interface DecodeRequest {
   /**
    * libav decoder threads (default 1: each pool worker is one core's decoder, and on 2 cores two workers with one
    * thread each ran the PRP pipeline 16 % faster than with two threads each). More suit one long sequential decode.
+   * The CLI decoder passes it as `-threads`; without it ffmpeg chooses.
    */
   threads?: number | undefined;
 }
