@@ -63,6 +63,8 @@ export interface DecodeFlowPairInput {
   videoId: string;
   seed: number;
   numFrames: number;
+  /** Frame step within a clip (CoCLR's `ds`): RGB frame k and flow k → k + 1 at k = start, start + stride, … (default 1). */
+  stride?: number | undefined;
   numClips: number;
   /** Clip starts: random (training) or uniformly spaced over the video (evaluation). */
   start?: "random" | "uniform" | undefined;
@@ -82,7 +84,7 @@ export interface DecodeFlowPairOutput {
   info: { fps: number; frames: number };
 }
 
-const sampler = (numFrames: number, input: DecodeFlowPairInput) => ({ numFrames, stride: 1, numClips: input.numClips, start: input.start ?? "random", jitter: 0, outOfBounds: "repeatLast" as const });
+const sampler = (numFrames: number, stride: number, input: DecodeFlowPairInput) => ({ numFrames, stride, numClips: input.numClips, start: input.start ?? "random", jitter: 0, outOfBounds: "repeatLast" as const });
 
 export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<DecodeFlowPairOutput> {
   const { source } = input;
@@ -90,7 +92,8 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
     const dir = flowEntryDir(source.dir, input.videoId);
     const meta = await readFlowMeta(dir);
     if (meta === undefined) throw new ClipflowError("MissingFile", `no flow for ${input.videoId} in ${dir}: run \`clipflow flow\` on this data first`, { uri: input.uri });
-    const plans = clipIndices({ frameCount: meta.frames, sourceFps: meta.fps, config: sampler(input.numFrames, input), seed: input.seed });
+    // over the frames that have a flow frame (k → k + 1), as online
+    const plans = clipIndices({ frameCount: Math.max(1, meta.frames - 1), sourceFps: meta.fps, config: sampler(input.numFrames, input.stride ?? 1, input), seed: input.seed });
     let rgb: DecodedClip[] | undefined;
     if (input.rgb) {
       const frames = decodeLibav({ uri: input.uri, indices: plans.flat(), geometry: { shortSide: meta.params.shortSide }, format: "rgb24", limits: input.limits });
@@ -107,19 +110,41 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
     }
     return { clips, info: { fps: meta.fps, frames: meta.frames } };
   }
-  // online: each clip decodes one frame more, so that every RGB frame has its flow to the next one
+  // online: every RGB frame k of a clip is decoded with frame k + 1, its flow's second frame (at stride 1 the next
+  // frame of the clip, so a clip decodes one frame more; at a larger stride the pairs are decoded side by side)
+  const stride = input.stride ?? 1;
   let plans: number[][] = [];
   const frames = decodeLibav({ uri: input.uri, indices: [], geometry: { shortSide: source.shortSide }, format: "rgb24", limits: input.limits }, (facts) => {
-    plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, input), seed: input.seed });
+    if (stride === 1) {
+      plans = clipIndices({ frameCount: facts.frames, sourceFps: facts.fps, config: sampler(input.numFrames + 1, 1, input), seed: input.seed });
+    } else {
+      const starts = clipIndices({ frameCount: Math.max(1, facts.frames - 1), sourceFps: facts.fps, config: sampler(input.numFrames, stride, input), seed: input.seed });
+      plans = starts.map((plan) => plan.flatMap((k) => [k, Math.min(k + 1, facts.frames - 1)]));
+    }
     return plans.flat();
   });
+  const flowOf = (data: Uint8Array, shape: [number, number, number, number]) =>
+    opticalFlow({ data, shape, method: source.method, bound: source.bound, output: "quantized" }).data as Uint8Array;
   const clips = assembleClips(frames, plans).map((clip): FlowPairClip => {
     const [t, h, w, c] = clip.shape;
-    const flow = opticalFlow({ data: clip.data, shape: clip.shape, method: source.method, bound: source.bound, output: "quantized" });
-    const indices = clip.indices.slice(0, t - 1);
-    const flowView = { data: flow.data as Uint8Array, shape: flow.shape, indices };
+    const frame = h * w * c;
+    if (stride === 1) {
+      const indices = clip.indices.slice(0, t - 1);
+      const flowView = { data: flowOf(clip.data, clip.shape), shape: [t - 1, h, w, 3] as [number, number, number, number], indices };
+      if (!input.rgb) return { flow: flowView };
+      return { rgb: { data: clip.data.slice(0, (t - 1) * frame), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) }, flow: flowView };
+    }
+    const n = t / 2;
+    const flow = new Uint8Array(n * h * w * 3);
+    const rgb = new Uint8Array(n * frame);
+    for (let k = 0; k < n; k++) {
+      flow.set(flowOf(clip.data.subarray(2 * k * frame, (2 * k + 2) * frame), [2, h, w, c]), k * h * w * 3);
+      rgb.set(clip.data.subarray(2 * k * frame, (2 * k + 1) * frame), k * frame);
+    }
+    const indices = clip.indices.filter((_, i) => i % 2 === 0);
+    const flowView = { data: flow, shape: [n, h, w, 3] as [number, number, number, number], indices };
     if (!input.rgb) return { flow: flowView };
-    return { rgb: { data: clip.data.slice(0, (t - 1) * h * w * c), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) }, flow: flowView };
+    return { rgb: { data: rgb, shape: [n, h, w, c], indices, pts: clip.pts.filter((_, i) => i % 2 === 0) }, flow: flowView };
   });
   return { clips, info: { fps: frames.info.fps, frames: frames.info.frames } };
 }

@@ -1,11 +1,11 @@
 /**
  * CoCLR's paired RGB/flow views (Han et al. 2020; METHODS.md §3): `numClips` clips (default two) of `numFrames`
- * consecutive frames per video, and for each clip the RGB frames and the flow frames at the SAME indices (flow k is
- * frame k → k + 1), as views `rgb0`/`flow0`, `rgb1`/`flow1`, … Flow comes from the cache `clipflow flow` (or a
- * `flowCache` stage) filled — same method, short side, bound and format — or, with `source: "online"`, is computed
- * on the fly by the fast method. Follow it with `spatialAugment` sharing parameters per clip (`shareAcrossViews:
- * "clip"`) so a clip's RGB and flow get the same crop and flip (the flip negates u). The sample records the video's
- * UCF101 sibling group (v_<Class>_gXX) in `meta.group` for the loss.
+ * frames per video, `stride` apart (default 1: consecutive), and for each clip the RGB frames and the flow frames at
+ * the SAME indices (flow k is frame k → k + 1), as views `rgb0`/`flow0`, `rgb1`/`flow1`, … Flow comes from the cache
+ * `clipflow flow` (or a `flowCache` stage) filled — same method, short side, bound and format — or, with
+ * `source: "online"`, is computed on the fly by the fast method. Follow it with `spatialAugment` sharing parameters
+ * per clip (`shareAcrossViews: "clip"`) so a clip's RGB and flow get the same crop and flip (the flip negates u). The
+ * sample records the video's UCF101 sibling group (v_<Class>_gXX) in `meta.group` for the loss.
  */
 import { join } from "node:path";
 import { z } from "zod";
@@ -32,6 +32,8 @@ export const flowPair = defineStage({
     cacheDir: z.string().min(1).optional(),
     source: z.enum(["cache", "online"]).default("cache"),
     numFrames: z.int().min(1).max(1024).default(32),
+    /** Frame step within a clip (CoCLR's `ds`): RGB frame k and flow k → k + 1 at k = start, start + stride, … */
+    stride: z.int().min(1).max(64).default(1),
     numClips: z.int().min(1).max(16).default(2),
     /** Clip starts: random (training) or uniformly spaced over the video (evaluation features). */
     start: z.enum(["random", "uniform"]).default("random"),
@@ -48,7 +50,7 @@ export const flowPair = defineStage({
       map: async (video: VideoRef, ctx): Promise<Sample> => {
         const { clips, info } = await ctx.cpu.run(
           "decodeFlowPair",
-          { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, numClips: config.numClips, start: config.start, source, rgb: config.modalities.includes("rgb") },
+          { uri: video.uri, videoId: video.id, seed: ctx.rng.uint32(), numFrames: config.numFrames, stride: config.stride, numClips: config.numClips, start: config.start, source, rgb: config.modalities.includes("rgb") },
           { signal: ctx.signal },
         );
         const views: Record<string, Frames> = {};

@@ -8,6 +8,7 @@ import { lastValueFrom, of, toArray } from "rxjs";
 import { createCpuPool } from "../../src/core/cpuPool.ts";
 import type { Frames, Sample, VideoRef } from "../../src/core/types.ts";
 import { listFolder } from "../../src/io/datasets.ts";
+import { decodeLibav } from "../../src/io/decoders/libav.ts";
 import { decodeFlowPair, extractFlow } from "../../src/io/flowClips.ts";
 import { flowCacheKey, flowVideoDir, readFlowFrames, readFlowMeta, type FlowCacheParams, type FlowMeta } from "../../src/io/flowStore.ts";
 import { flowCache } from "../../src/stages/flowCache.ts";
@@ -45,6 +46,28 @@ describe("flowCache and flowPair", () => {
       assert.deepEqual(clip.rgb?.indices, clip.flow.indices);
       assert.equal(clip.flow.indices.length, 6);
       clip.flow.indices.forEach((index, t) => t > 0 && assert.equal(index, clip.flow.indices[t - 1]! + 1));
+    }
+  });
+
+  it("at a stride (CoCLR's ds), clips step by it; online flow equals the cached flow k → k + 1 and the RGB frames are the decoded ones", async () => {
+    const video = listFolder(await tinyActions()).videos[2] as VideoRef;
+    const root = tempDir("clipflow-flowpair-");
+    const made = await extractFlow({ uri: video.uri, videoId: video.id, root, params });
+    const meta = (await readFlowMeta(made.dir)) as FlowMeta;
+    const stride = 4;
+    const online = await decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 9, numFrames: 6, stride, numClips: 3, rgb: true, source: { kind: "online", method: "farneback", bound: 20, shortSide: 24 } });
+    const fromCache = await decodeFlowPair({ uri: video.uri, videoId: video.id, seed: 9, numFrames: 6, stride, numClips: 3, rgb: true, source: { kind: "cache", dir: join(root, flowCacheKey(params)) } });
+    for (const { clips } of [online, fromCache]) {
+      assert.equal(clips.length, 3);
+      for (const clip of clips) {
+        assert.deepEqual(clip.flow.shape, [6, 24, 32, 3]);
+        assert.deepEqual(clip.rgb?.indices, clip.flow.indices);
+        clip.flow.indices.forEach((index, t) => t > 0 && assert.equal(index, clip.flow.indices[t - 1]! + stride));
+        assert.ok(clip.flow.indices.at(-1)! <= 28, "every flow frame has its second frame in the video");
+        assert.deepEqual((await readFlowFrames(made.dir, meta, clip.flow.indices)).data, clip.flow.data);
+        const decoded = decodeLibav({ uri: video.uri, indices: clip.flow.indices, geometry: { shortSide: 24 } });
+        assert.deepEqual(clip.rgb?.data, decoded.data);
+      }
     }
   });
 
