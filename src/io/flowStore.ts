@@ -11,7 +11,7 @@
  * loaded on first use: specs that only name the cache (flowPair in the main thread) never load the native addon.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { OutputInfo } from "sharp";
@@ -81,6 +81,30 @@ export async function readFlowMeta(dir: string): Promise<FlowMeta | undefined> {
   } catch (cause) {
     throw new ClipflowError("CorruptFile", `flow cache entry ${path} is not a valid meta.json (delete the folder to recompute it)`, { uri: path, cause });
   }
+}
+
+/**
+ * The parameters a cache folder was filled with (from its first complete entry): what a reader needs when it has only
+ * the folder, e.g. the short side the RGB frames beside the flow are decoded at.
+ */
+export function flowCacheParams(cacheDir: string): FlowCacheParams {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(cacheDir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  } catch (cause) {
+    throw new ClipflowError("MissingFile", `flow cache ${cacheDir} cannot be read`, { uri: cacheDir, cause });
+  }
+  for (const name of entries) {
+    const path = join(cacheDir, name, "meta.json");
+    if (!existsSync(path)) continue;
+    try {
+      const params = (JSON.parse(readFileSync(path, "utf8")) as FlowMeta).params;
+      if (typeof params?.shortSide === "number") return params;
+    } catch {
+      // an unreadable entry says nothing about the folder: look at the next
+    }
+  }
+  throw new ClipflowError("MissingFile", `flow cache ${cacheDir} has no complete entry to read its parameters from`, { uri: cacheDir });
 }
 
 const frameName = (k: number, format: "jpeg" | "png") => `flow_${String(k + 1).padStart(5, "0")}.${format === "jpeg" ? "jpg" : "png"}`;

@@ -12,6 +12,7 @@ import type { PipelineSpec } from "../core/spec.ts";
 import type { Sample } from "../core/types.ts";
 import type { FeatureSet } from "../eval/retrieval.ts";
 import { readCheckpoint } from "../io/checkpoint.ts";
+import { flowCacheParams } from "../io/flowStore.ts";
 import * as tf from "@tensorflow/tfjs";
 import { compilePipelineSpec } from "../stages/index.ts";
 import { bytesToUnit } from "../models/task.ts";
@@ -49,7 +50,7 @@ export interface VideoFeatures extends FeatureSet {
 export interface ClipGeometry {
   decode: Record<string, unknown>;
   normalize: Record<string, unknown> | undefined;
-  /** Specs sampling with flowPair (CoCLR): the encoder's modality and the flowPair fields (source, frames). */
+  /** Flow encoders (specs sampling with flowPair, CoCLR): the flowPair fields (source, frames); RGB ones use `decode`. */
   flow?: { modality: "rgb" | "flow"; pair: Record<string, unknown>; crop: [number, number] | undefined };
 }
 
@@ -77,6 +78,12 @@ export function clipGeometry(spec: PipelineSpec): ClipGeometry {
   if (sampler.stage === "flowPair") {
     const modality = taskModality((spec.train as { task?: Parameters<typeof taskModality>[0] } | undefined)?.task);
     const { stage: _stage, id: _id, numClips: _clips, modalities: _modalities, start: _start, ...pair } = sampler;
+    if (modality === "rgb") {
+      // RGB frames need no flow: decode them as flowPair does (at the short side of its flow cache or online flow)
+      const shortSide = pair.source !== "online" && typeof pair.cacheDir === "string" ? flowCacheParams(pair.cacheDir).shortSide : (pair.shortSide ?? 256);
+      const decode = { numFrames: pair.numFrames ?? 32, stride: pair.stride ?? 1, shortSide, ...(crop === undefined ? {} : { crop }) };
+      return { decode, normalize: normalizationOf(spec, modality) };
+    }
     return { decode: {}, normalize: normalizationOf(spec, modality), flow: { modality, pair, crop } };
   }
   const decode: Record<string, unknown> = {
@@ -102,7 +109,7 @@ export async function extractFeatures(options: FeatureOptions): Promise<VideoFea
   const sampling = options.stride === undefined ? { numClips: options.clips ?? 10, start: "uniform" } : { numClips: 1, start: "sliding", every: options.stride };
   const { flow } = geometry;
   if (flow !== undefined && options.stride !== undefined) {
-    throw new ClipflowError("ConfigError", "dense features (--stride) are not available for encoders trained on flowPair clips", { field: "--stride" });
+    throw new ClipflowError("ConfigError", "dense features (--stride) are not available for flow encoders", { field: "--stride" });
   }
   const sample = flow === undefined
     ? [{ stage: "decode", ...geometry.decode, ...sampling, outOfBounds: "repeatLast" }]

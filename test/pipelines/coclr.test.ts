@@ -4,16 +4,19 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
 import { readCheckpoint } from "../../src/io/checkpoint.ts";
+import { openDataset } from "../../src/io/datasets.ts";
 import { TagQueue } from "../../src/memory/tagQueue.ts";
 import { groupId, positivePrecision } from "../../src/models/coclr.ts";
 import { coclrSchedule, coclrSpec, type CoclrOverrides } from "../../src/pipelines/coclr.ts";
 import { evaluate } from "../../src/pipelines/evaluate.ts";
+import { clipGeometry, normalizationOf } from "../../src/pipelines/features.ts";
+import { flowCacheParams } from "../../src/io/flowStore.ts";
 import { buildTrainer } from "../../src/models/trainerHandle.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -125,6 +128,26 @@ describe("CoCLR co-training cycles", () => {
     assert.equal(result.trainVideos, listed("trainlist01.txt"));
     assert.equal(result.testVideos, listed("testlist01.txt"));
     assert.equal(typeof result["R@1"], "number");
+  });
+
+  it("evaluates an RGB encoder of a cycle from decoded frames alone: the flow cache's short side, the clip's frames and stride", async () => {
+    const cycle = spec({ steps: 1, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") });
+    (cycle.stages[1] as { stride?: number }).stride = 3;
+    // the spec's own shortSide (a default, unused with cacheDir) is not the cache's 32 px
+    assert.notEqual((cycle.stages[1] as { shortSide?: number }).shortSide, 32);
+    assert.deepEqual(clipGeometry(cycle), { decode: { numFrames: 6, stride: 3, shortSide: 32, crop: [32, 32] }, normalize: normalizationOf(cycle, "rgb") });
+    const flowCycle = spec({ steps: 1, flow: cacheDir, cycle: "flow", init: join(work, "flow1"), sampler: join(work, "rgb1") });
+    assert.equal(clipGeometry(flowCycle).flow?.modality, "flow");
+    // test videos that have no flow in the cache (copies under new names) are evaluated all the same
+    const noFlow = tempDir("clipflow-coclr-noflow-");
+    const tests = openDataset(join(data, "testlist01.txt")).videos.slice(0, 3);
+    tests.forEach((video, i) => copyFileSync(video.uri, join(noFlow, `unseen ${i}.mp4`)));
+    writeFileSync(join(noFlow, "test.csv"), `path,label\n${tests.map((video, i) => `${join(noFlow, `unseen ${i}.mp4`)},${video.label}`).join("\n")}\n`);
+    const result = await evaluate({ checkpoint: join(work, "cycle-rgb"), train: join(data, "trainlist01.txt"), test: join(noFlow, "test.csv"), kinds: ["retrieval"], protocol: "coclr", clips: 2, workers: 0 });
+    assert.equal(result.testVideos, 3);
+    assert.throws(() => flowCacheParams(noFlow), (e: unknown) => e instanceof ClipflowError && e.tag === "MissingFile" && /no complete entry/.test(e.message));
+    assert.throws(() => flowCacheParams(join(noFlow, "absent")), (e: unknown) => e instanceof ClipflowError && e.tag === "MissingFile" && /cannot be read/.test(e.message));
+    assert.equal(flowCacheParams(cacheDir).shortSide, 32);
   });
 
   it("no tensor leaks: the count is stable from step to step once the optimiser's state exists", async () => {
