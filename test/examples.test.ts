@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,35 @@ it("examples/vtdl-synthetic.json (VTDL at 32×32, queue 256, Adam) pretrains for
   assert.match(run.stdout, /^done: 2 steps/m);
   const spec = JSON.parse(readFileSync(join(out, "spec.json"), "utf8")) as { name: string; train: { task: { kind: string; queueSize: number } } };
   assert.deepEqual([spec.name, spec.train.task.kind, spec.train.task.queueSize], ["vtdl-synthetic", "vtdl", 256]);
+});
+
+it("examples/coclr-*-synthetic.json: RGB and flow stage 1, then an RGB cycle mined by the flow run, from the CLI", () => {
+  const work = tempDir("clipflow-example-coclr-");
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/clipflow.js"), ...args], { encoding: "utf8", timeout: 180_000 });
+  const flow = cli("flow", "--data", data, "--out", join(work, "flow"), "--method", "fast", "--size", "37", "--format", "jpeg", "--workers", "1");
+  assert.equal(flow.status, 0, flow.stderr);
+  // the examples with their folders moved into the temporary one
+  type Spec = { stages: Array<{ stage: string; root?: string }>; train: { task: Record<string, unknown> } };
+  const copy = (name: string, edit: (spec: Spec) => void): string => {
+    const spec = JSON.parse(readFileSync(join(root, "examples", name), "utf8")) as Spec;
+    for (const stage of spec.stages) if (stage.stage === "flowPair") stage.root = join(work, "flow");
+    edit(spec);
+    writeFileSync(join(work, name), JSON.stringify(spec));
+    return join(work, name);
+  };
+  const common = ["--data", join(data, "trainlist01.txt"), "--steps", "2", "--workers", "1", "--width", "0.0625", "--batch", "2"];
+  const runs = [
+    cli("pretrain", "--pipeline", join(root, "examples/coclr-rgb-synthetic.json"), "--out", join(work, "rgb"), ...common),
+    cli("pretrain", "--pipeline", copy("coclr-flow-synthetic.json", () => undefined), "--out", join(work, "flow-run"), ...common),
+  ];
+  const cycleSpec = copy("coclr-cycle-rgb-synthetic.json", (spec) => Object.assign(spec.train.task, { init: join(work, "rgb"), sampler: join(work, "flow-run") }));
+  runs.push(cli("pretrain", "--pipeline", cycleSpec, "--out", join(work, "cycle"), ...common));
+  for (const run of runs) {
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^done: 2 steps/m);
+  }
+  const task = (JSON.parse(readFileSync(join(work, "cycle", "spec.json"), "utf8")) as Spec).train.task;
+  assert.deepEqual([task.kind, task.modality, task.queueSize, task.sampler], ["coclr", "rgb", 256, join(work, "flow-run")]);
 });
 
 it("examples/arrowOfTime.ts: a pretext composed in code (new stage + new task) trains for a few steps", () => {
