@@ -128,23 +128,21 @@ export async function decodeFlowPair(input: DecodeFlowPairInput): Promise<Decode
   const clips = assembleClips(frames, plans).map((clip): FlowPairClip => {
     const [t, h, w, c] = clip.shape;
     const frame = h * w * c;
-    if (stride === 1) {
-      const indices = clip.indices.slice(0, t - 1);
-      const flowView = { data: flowOf(clip.data, clip.shape), shape: [t - 1, h, w, 3] as [number, number, number, number], indices };
-      if (!input.rgb) return { flow: flowView };
-      return { rgb: { data: clip.data.slice(0, (t - 1) * frame), shape: [t - 1, h, w, c], indices, pts: clip.pts.slice(0, t - 1) }, flow: flowView };
+    // the clip's positions that are RGB frames (each followed by its flow's second frame)
+    const firsts = stride === 1 ? Array.from({ length: t - 1 }, (_, i) => i) : Array.from({ length: t / 2 }, (_, i) => 2 * i);
+    const n = firsts.length;
+    let flow: Uint8Array;
+    if (stride === 1) flow = flowOf(clip.data, clip.shape);
+    else {
+      flow = new Uint8Array(n * h * w * 3);
+      firsts.forEach((i, k) => flow.set(flowOf(clip.data.subarray(i * frame, (i + 2) * frame), [2, h, w, c]), k * h * w * 3));
     }
-    const n = t / 2;
-    const flow = new Uint8Array(n * h * w * 3);
-    const rgb = new Uint8Array(n * frame);
-    for (let k = 0; k < n; k++) {
-      flow.set(flowOf(clip.data.subarray(2 * k * frame, (2 * k + 2) * frame), [2, h, w, c]), k * h * w * 3);
-      rgb.set(clip.data.subarray(2 * k * frame, (2 * k + 1) * frame), k * frame);
-    }
-    const indices = clip.indices.filter((_, i) => i % 2 === 0);
+    const indices = firsts.map((i) => clip.indices[i] as number);
     const flowView = { data: flow, shape: [n, h, w, 3] as [number, number, number, number], indices };
     if (!input.rgb) return { flow: flowView };
-    return { rgb: { data: rgb, shape: [n, h, w, c], indices, pts: clip.pts.filter((_, i) => i % 2 === 0) }, flow: flowView };
+    const rgb = new Uint8Array(n * frame);
+    firsts.forEach((i, k) => rgb.set(clip.data.subarray(i * frame, (i + 1) * frame), k * frame));
+    return { rgb: { data: rgb, shape: [n, h, w, c], indices, pts: firsts.map((i) => clip.pts[i] as number) }, flow: flowView };
   });
   return { clips, info: { fps: frames.info.fps, frames: frames.info.frames } };
 }
