@@ -70,25 +70,30 @@ export function flowVideoDir(root: string, params: FlowCacheParams, videoId: str
   return flowEntryDir(join(root, flowCacheKey(params)), videoId);
 }
 
-/** The meta of a complete cache entry, or undefined when there is none yet; a corrupt meta.json is a typed error. */
-export async function readFlowMeta(dir: string): Promise<FlowMeta | undefined> {
-  const path = join(dir, "meta.json");
-  if (!existsSync(path)) return undefined;
+/** A cache entry's meta.json, checked; a corrupt one is a typed error naming the file. */
+function parseFlowMeta(text: string, path: string): FlowMeta {
   try {
-    const meta = JSON.parse(await readFile(path, "utf8")) as FlowMeta;
-    if (meta.version !== 1 || !Number.isInteger(meta.frames) || meta.frames < 2) throw new Error("unexpected fields");
+    const meta = JSON.parse(text) as FlowMeta;
+    if (meta.version !== 1 || !Number.isInteger(meta.frames) || meta.frames < 2 || typeof meta.params?.shortSide !== "number") throw new Error("unexpected fields");
     return meta;
   } catch (cause) {
     throw new ClipflowError("CorruptFile", `flow cache entry ${path} is not a valid meta.json (delete the folder to recompute it)`, { uri: path, cause });
   }
 }
 
+/** The meta of a complete cache entry, or undefined when there is none yet; a corrupt meta.json is a typed error. */
+export async function readFlowMeta(dir: string): Promise<FlowMeta | undefined> {
+  const path = join(dir, "meta.json");
+  if (!existsSync(path)) return undefined;
+  return parseFlowMeta(await readFile(path, "utf8"), path);
+}
+
 /**
- * The parameters a cache folder was filled with (from its first complete entry): what a reader needs when it has only
+ * The parameters a cache folder was filled with (from its first valid entry): what a reader needs when it has only
  * the folder, e.g. the short side the RGB frames beside the flow are decoded at.
  */
 export function flowCacheParams(cacheDir: string): FlowCacheParams {
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(cacheDir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   } catch (cause) {
@@ -98,10 +103,9 @@ export function flowCacheParams(cacheDir: string): FlowCacheParams {
     const path = join(cacheDir, name, "meta.json");
     if (!existsSync(path)) continue;
     try {
-      const params = (JSON.parse(readFileSync(path, "utf8")) as FlowMeta).params;
-      if (typeof params?.shortSide === "number") return params;
+      return parseFlowMeta(readFileSync(path, "utf8"), path).params;
     } catch {
-      // an unreadable entry says nothing about the folder: look at the next
+      // a corrupt entry says nothing about the folder: look at the next
     }
   }
   throw new ClipflowError("MissingFile", `flow cache ${cacheDir} has no complete entry to read its parameters from`, { uri: cacheDir });

@@ -6,8 +6,8 @@
  * (view `motion`, DPAU or all ones) at cell resolution, one map per target frame ([32, 13, 13, 3] at 112 px: the
  * train step resizes it to the frame). The encoder clip (every s-th frame) is the target's even frames, byte for byte,
  * so the PRP task takes it from there; `clipView: true` also emits it as view `rgb` (a third more bytes per sample).
- * Videos too short for the drawn rate: `shortVideo` "error" (TooShort, dead-lettered by the default policy; the reference instead swaps in
- * another random video) or "lowerRate".
+ * Videos too short for the drawn rate: `shortVideo` "error" (TooShort, dead-lettered by the default policy; the
+ * reference instead swaps in another random video) or "lowerRate".
  */
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
