@@ -1,7 +1,7 @@
 /**
  * PRP's sample (Yao et al., CVPR 2020; METHODS.md §1): draws a playback rate s (label = its index) and a start,
  * decodes the frames of the 16·s-frame span that its views read, in one pass (resized to 128×171 and centre-cropped to
- * 112 by default, pixels later in [0, 1]; 56 of 128 frames at s = 8),
+ * 112 by default, or cropped at a random place; pixels later in [0, 1]; 56 of 128 frames at s = 8),
  * and emits the 32-frame slow-motion target (view `target`, bytes) with its real-frame `flags`, and the motion weight
  * (view `motion`, DPAU or all ones) at cell resolution, one map per target frame ([32, 13, 13, 3] at 112 px: the
  * train step resizes it to the frame). The encoder clip (every s-th frame) is the target's even frames, byte for byte,
@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { defineStage } from "../core/stage.ts";
 import type { Sample, VideoRef } from "../core/types.ts";
+import { drawRandomCrop } from "../kernels/spatial.ts";
 
 export const dilatedSample = defineStage({
   name: "dilatedSample",
@@ -27,6 +28,11 @@ export const dilatedSample = defineStage({
     width: z.int().min(1).default(171),
     height: z.int().min(1).default(128),
     crop: z.tuple([z.int().min(1), z.int().min(1)]).default([112, 112]),
+    /**
+     * Where the crop sits: "centre" (the reference's pretext) or "random" (drawn per sample, shared by the span's
+     * frames; the motion map is computed on the cropped frames either way).
+     */
+    cropPosition: z.enum(["centre", "random"]).default("centre"),
     motion: z.enum(["dpau", "ones"]).default("dpau"),
     /** Also emit the encoder clip as view `rgb` (the PRP task otherwise takes the target's even frames: the same bytes). */
     clipView: z.boolean().default(false),
@@ -37,13 +43,15 @@ export const dilatedSample = defineStage({
   create: (config) => ({
     kind: "map",
     map: async (video: VideoRef, ctx): Promise<Sample> => {
+      const seed = ctx.rng.uint32();
+      const box = config.cropPosition === "random" ? drawRandomCrop(ctx.rng, config.height, config.width, config.crop) : undefined;
       const { plan, info, views } = await ctx.cpu.run(
         "prpSample",
         {
           uri: video.uri,
-          seed: ctx.rng.uint32(),
+          seed,
           plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
-          geometry: { width: config.width, height: config.height, crop: config.crop },
+          geometry: { width: config.width, height: config.height, crop: config.crop, cropAt: box === undefined ? undefined : [box.x, box.y] },
           pool: { patch: config.patch, poolStride: config.poolStride },
           clip: config.clipView,
         },
@@ -60,7 +68,7 @@ export const dilatedSample = defineStage({
           motion: { ...base, data: views.motion, shape: views.motionShape, indices: plan.dense },
         },
         targets: { rate: plan.label, flags: views.flags, ...(video.label === undefined ? {} : { label: video.label }) },
-        meta: { rate: plan.rate, start: plan.start },
+        meta: { rate: plan.rate, start: plan.start, ...(box === undefined ? {} : { cropAt: [box.x, box.y] }) },
       };
     },
   }),

@@ -11,8 +11,10 @@ export interface Geometry {
   height?: number | undefined;
   /** ... or so that the shorter side is this long (aspect kept, sizes rounded to integers). */
   shortSide?: number | undefined;
-  /** Then take a centred crop of this size. */
+  /** Then take a crop of this size, centred ... */
   crop?: [width: number, height: number] | undefined;
+  /** ... or with its top-left corner here (pixels of the resized frame; PRP's random crop draws it per sample). */
+  cropAt?: [x: number, y: number] | undefined;
 }
 
 export interface DecodeLimits {
@@ -76,7 +78,7 @@ export function resizedSize(width: number, height: number, geometry: Geometry | 
   return [geometry?.width ?? width, geometry?.height ?? height];
 }
 
-/** The centred crop window inside a resized frame: [x, y, w, h]. */
+/** The crop window inside a resized frame, centred unless `cropAt` places it: [x, y, w, h]. */
 export function cropWindow(width: number, height: number, geometry: Geometry | undefined, uri: string): [number, number, number, number] {
   const crop = geometry?.crop;
   if (crop === undefined) return [0, 0, width, height];
@@ -84,7 +86,13 @@ export function cropWindow(width: number, height: number, geometry: Geometry | u
   if (cw > width || ch > height) {
     throw new ClipflowError("ConfigError", `crop ${cw}×${ch} is larger than the resized frame ${width}×${height}`, { uri, field: "geometry.crop" });
   }
-  return [Math.floor((width - cw) / 2), Math.floor((height - ch) / 2), cw, ch];
+  const at = geometry?.cropAt;
+  if (at === undefined) return [Math.floor((width - cw) / 2), Math.floor((height - ch) / 2), cw, ch];
+  const [x, y] = at;
+  if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x + cw > width || y + ch > height) {
+    throw new ClipflowError("ConfigError", `crop ${cw}×${ch} at (${x}, ${y}) does not fit the resized frame ${width}×${height}`, { uri, field: "geometry.cropAt" });
+  }
+  return [x, y, cw, ch];
 }
 
 /** Distinct indices, ascending; rejects negatives and non-integers. */
