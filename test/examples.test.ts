@@ -29,6 +29,24 @@ it("examples/prp-small.json pretrains for a few steps from the CLI", () => {
   assert.equal(JSON.parse(readFileSync(join(out, "spec.json"), "utf8")).name, "prp-small");
 });
 
+it("examples/prp-synthetic.json (PRP with random crops and colour jitter on the target) pretrains for a few steps", () => {
+  const out = join(tempDir("clipflow-example-"), "run");
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "bin/clipflow.js"), "pretrain", "--pipeline", join(root, "examples/prp-synthetic.json"), "--data", join(data, "trainlist01.txt"), "--out", out, "--steps", "2", "--workers", "1", "--batch", "2"],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^done: 2 steps, .* 0 dead-lettered/m);
+  const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, number>);
+  assert.equal(metrics.length, 2);
+  for (const m of metrics) assert.ok(Number.isFinite(m.reconstruction) && Number.isFinite(m.classification), "both PRP terms reported");
+  const spec = JSON.parse(readFileSync(join(out, "spec.json"), "utf8")) as { stages: Array<Record<string, unknown>> };
+  assert.deepEqual(spec.stages.map((s) => s.stage), ["videos", "dilatedSample", "colourJitter", "batch"]);
+  assert.equal(spec.stages[1]!.cropPosition, "random");
+  assert.deepEqual(spec.stages[2]!.views, ["target"]);
+});
+
 it("examples/vtdl-synthetic.json (VTDL at 32×32, queue 256, Adam) pretrains for a few steps from the CLI", () => {
   const out = join(tempDir("clipflow-example-"), "run");
   const run = spawnSync(
