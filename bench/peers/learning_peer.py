@@ -232,17 +232,24 @@ for step in range(1, steps + 1):
         print(f"step {step} ce {np.mean(losses[-100:]):.3f} train-acc {100 * np.mean(hits[-100:]):.0f}%{extra} {time.time() - t0:.0f}s", flush=True)
 
 
-def features(model, videos, pool):
-    """10 uniform clips per video (centre SIZE crop), features pooled over space-time, averaged over clips."""
+def features(model, videos):
+    """10 uniform clips per video (centre SIZE crop), the last feature map mean- and max-pooled over space-time, each
+    averaged over the clips: one forward pass for both."""
     model.eval()
     o = (source - size) // 2
+    means, maxes = [], []
     with torch.no_grad():
-        return torch.stack([pool(model(batch([v[s + np.arange(16), o:o + size, o:o + size] for s in np.linspace(0, len(v) - 16, 10).astype(int)]))).mean(0) for v, _ in videos])
+        for v, _ in videos:
+            maps = model(batch([v[s + np.arange(16), o:o + size, o:o + size] for s in np.linspace(0, len(v) - 16, 10).astype(int)]))
+            means.append(maps.mean((2, 3, 4)).mean(0))
+            maxes.append(maps.amax((2, 3, 4)).mean(0))
+    return torch.stack(means), torch.stack(maxes)
 
 
 def score(model, name):
-    for label, pool in (("mean", lambda f: f.mean((2, 3, 4))), ("max", lambda f: f.amax((2, 3, 4)))):
-        score_features(features(model, train, pool), features(model, test, pool), f"{name} {label}")
+    (train_mean, train_max), (test_mean, test_max) = features(model, train), features(model, test)
+    score_features(train_mean, test_mean, f"{name} mean")
+    score_features(train_max, test_max, f"{name} max")
 
 
 def score_features(ftr, fte, name):

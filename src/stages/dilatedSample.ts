@@ -45,13 +45,14 @@ export const dilatedSample = defineStage({
     map: async (video: VideoRef, ctx): Promise<Sample> => {
       const seed = ctx.rng.uint32();
       const box = config.cropPosition === "random" ? drawRandomCrop(ctx.rng, config.height, config.width, config.crop) : undefined;
+      const cropAt: [number, number] | undefined = box === undefined ? undefined : [box.x, box.y];
       const { plan, info, views } = await ctx.cpu.run(
         "prpSample",
         {
           uri: video.uri,
           seed,
           plan: { rates: config.rates, clipFrames: config.clipFrames, shortVideo: config.shortVideo, motion: config.motion },
-          geometry: { width: config.width, height: config.height, crop: config.crop, cropAt: box === undefined ? undefined : [box.x, box.y] },
+          geometry: { width: config.width, height: config.height, crop: config.crop, cropAt },
           pool: { patch: config.patch, poolStride: config.poolStride },
           clip: config.clipView,
         },
@@ -68,7 +69,7 @@ export const dilatedSample = defineStage({
           motion: { ...base, data: views.motion, shape: views.motionShape, indices: plan.dense },
         },
         targets: { rate: plan.label, flags: views.flags, ...(video.label === undefined ? {} : { label: video.label }) },
-        meta: { rate: plan.rate, start: plan.start, ...(box === undefined ? {} : { cropAt: [box.x, box.y] }) },
+        meta: { rate: plan.rate, start: plan.start, ...(cropAt === undefined ? {} : { cropAt }) },
       };
     },
   }),
