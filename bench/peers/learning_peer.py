@@ -111,8 +111,45 @@ def r3d10():
     return nn.Sequential(*layers), cin
 
 
+def kaiming(model):
+    """clipflow's (and torchvision's) convolution init: normal, std √(2 / fan-out); PyTorch's default is U(±1/√fan-in)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
+def load_clipflow(model, run):
+    """A clipflow checkpoint's backbone (and BN statistics) into the peer's R3D-10: conv weights [kh,kw,kt,in,out] →
+    [out,in,kt,kh,kw]. RUN is a run directory (its latest checkpoint) or one checkpoint directory."""
+    import json
+    if os.path.exists(os.path.join(run, "checkpoints", "latest.json")):
+        run = os.path.join(run, "checkpoints", json.load(open(os.path.join(run, "checkpoints", "latest.json")))["checkpoint"])
+    meta = json.load(open(os.path.join(run, "state.json")))
+    floats = np.fromfile(os.path.join(run, "tensors.bin"), dtype="<f4")
+    stored = {t["name"]: floats[t["offset"]:t["offset"] + t["length"]].reshape(t["shape"]) for t in meta["tensors"]}
+    names = {"0.0": "stem.conv", "0.1": "stem.bn"}
+    for i in range(1, 5):
+        for ours, theirs in [("c1", "conv1"), ("b1", "bn1"), ("c2", "conv2"), ("b2", "bn2"), ("down.0", "downsample.conv"), ("down.1", "downsample.bn")]:
+            names[f"{i}.{ours}"] = f"layer{i}.0.{theirs}"
+    state = {}
+    for key, value in model.state_dict().items():
+        module, field = key.rsplit(".", 1)
+        if field == "num_batches_tracked":
+            state[key] = value
+            continue
+        array = stored[f"model/backbone.{names[module]}.{field}"]
+        state[key] = torch.tensor(array.transpose(4, 3, 2, 0, 1) if array.ndim == 5 else array).contiguous()
+    model.load_state_dict(state)
+    return model
+
+
 torch.manual_seed(int(os.environ.get("SEED", "0")))
 encoder, channels = r3d10()
+if os.environ.get("INIT") == "kaiming":
+    kaiming(encoder)
+if os.environ.get("LOAD"):
+    load_clipflow(encoder, os.environ["LOAD"])
 initial, _ = r3d10()
 initial.load_state_dict(encoder.state_dict())
 if task in ("labels", "region"):
@@ -127,6 +164,10 @@ if task == "prp":  # PRP's decoder: conv, 3 × [transposed conv ×2, conv halvin
         c = max(1, c // 2)
     decoder = nn.Sequential(*layers, nn.ConvTranspose3d(c, c, 2, 2), cbr(c, 3, 3, 1, 1))
     params += list(decoder.parameters())
+    if os.environ.get("INIT") == "kaiming":
+        kaiming(decoder)
+if os.environ.get("INIT") == "kaiming":
+    kaiming(head)
 opt = torch.optim.Adam(params, lr=lr) if os.environ.get("OPT", "adam") == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 rng = np.random.default_rng(0)
 batch = lambda clips: torch.tensor(np.stack(clips)).permute(0, 4, 1, 2, 3).float() / 255
@@ -270,6 +311,9 @@ def score_features(ftr, fte, name):
     print(f"{name:16s} R@1 {100 * r1:.1f} R@5 {100 * r5:.1f} linear {100 * acc:.1f} ({len(test)} test videos)")
 
 
+if os.environ.get("SAVE"):
+    torch.save(encoder.state_dict(), os.environ["SAVE"])
+
 if task == "region":
     encoder.eval()
     with torch.no_grad():
@@ -279,8 +323,10 @@ if task == "region":
     print(f"held-out region: balanced accuracy {100 * np.mean(recalls):.1f}% over {len(test)} segments (recalls {', '.join(f'{100 * r:.0f}%' for r in recalls)})")
 
 if task in ("rate", "prp"):
-    score(encoder, task)
-    score(initial, "initial")
+    score(encoder, "clipflow" if os.environ.get("LOAD") else task)
+    if not os.environ.get("LOAD"):
+        score(initial, "initial")
     for init in range(int(os.environ.get("INITS", "0"))):
         torch.manual_seed(init)
-        score(r3d10()[0], f"init-seed{init}")
+        model = r3d10()[0]
+        score(kaiming(model) if os.environ.get("INIT") == "kaiming" else model, f"init-seed{init}")

@@ -10,6 +10,13 @@ export const backboneConfig = z.object({
   width: z.number().positive().max(4).default(1),
   /** Residual blocks per stage (r3d / r2plus1d): 1 = PRP's 10-layer variants, 2 = the 18-layer ones (c3d, s3d: unused). */
   blocks: z.int().min(1).max(4).default(1),
+  /**
+   * Convolution weight initialisation of the whole network (backbone and heads): "torch" is PyTorch's default,
+   * U(±1/√fan-in), which the PRP reference keeps; "kaiming" is torchvision's video-ResNet normal(0, √(2/fan-out)).
+   * Unset: the task's reference (PRP torch, the others kaiming). With BN after every convolution the forward pass does
+   * not care, but the weights' scale sets the effective step of Adam and SGD, and random-init features differ.
+   */
+  init: z.enum(["torch", "kaiming"]).optional(),
 });
 export type BackboneConfig = z.infer<typeof backboneConfig>;
 
@@ -29,7 +36,12 @@ export const optimizerConfig = z.object({
   kind: z.enum(["sgd", "adam"]).default("sgd"),
   lr: z.number().positive().default(0.01),
   momentum: z.number().min(0).max(1).default(0.9),
-  weightDecay: z.number().min(0).default(5e-4),
+  /**
+   * L2 penalty (or AdamW's decoupled decay). Unset: 5e-4 for SGD (METHODS' PRP value) and 0 for Adam (PyTorch's
+   * default). Coupled L2 under Adam moves every weight whose loss gradient is small by about lr per step towards 0: at
+   * 5e-4 it zeroed PRP's last stage (BN scales and running variances ~0, most channels dead) within 3,000 steps.
+   */
+  weightDecay: z.number().min(0).optional(),
   betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.999]),
   eps: z.number().positive().default(1e-8),
   decoupled: z.boolean().default(false),

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
-import { kaimingOut, torchDefault, type ParamStore } from "./params.ts";
+import { convInit, torchDefault, type ParamStore } from "./params.ts";
 
 export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
 
@@ -22,7 +22,7 @@ export interface ConvOptions {
 
 export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): Layer {
   const [kt, kh, kw] = o.kernel;
-  const weight = store.param(`${name}.weight`, [kh, kw, kt, o.cin, o.cout], kaimingOut(o.cout * kt * kh * kw), o.group);
+  const weight = store.param(`${name}.weight`, [kh, kw, kt, o.cin, o.cout], convInit(store, o.cin, o.cout, kt * kh * kw), o.group);
   const bias = o.bias === true ? store.param(`${name}.bias`, [o.cout], { kind: "constant", value: 0 }, o.group) : undefined;
   const stride = o.stride ?? [1, 1, 1];
   const pad = o.pad ?? [0, 0, 0];

@@ -10,6 +10,11 @@ import { ClipflowError } from "../core/errors.ts";
 import type { ParamStore } from "./params.ts";
 import type { OptimizerConfig, ScheduleConfig } from "./config.ts";
 
+/** The optimiser's weight decay: as configured, else 5e-4 for SGD and 0 for Adam (see optimizerConfig). */
+export function weightDecayOf(config: Pick<OptimizerConfig, "kind" | "weightDecay">): number {
+  return config.weightDecay ?? (config.kind === "sgd" ? 5e-4 : 0);
+}
+
 export class Optimizer {
   private readonly slots = new Map<string, tf.Variable[]>();
   step = 0;
@@ -29,7 +34,8 @@ export class Optimizer {
   /** Applies one update from gradients keyed by parameter name; disposes nothing it was given. */
   apply(grads: Record<string, tf.Tensor>): void {
     this.step += 1;
-    const { momentum, weightDecay, kind, betas, eps, decoupled } = this.config;
+    const { momentum, kind, betas, eps, decoupled } = this.config;
+    const weightDecay = weightDecayOf(this.config);
     for (const [name, info] of this.store.params) {
       const grad = grads[name];
       const mult = this.multiplier(info.group);

@@ -22,7 +22,11 @@ export class ParamStore {
   readonly params = new Map<string, ParamInfo>();
   readonly buffers = new Map<string, tf.Variable>();
 
-  constructor(private readonly rng: Rng) {}
+  /** @param convInit convolution weights: "kaiming" (normal, √(2/fan-out)) or "torch" (U(±1/√fan-in)); see backboneConfig.init. */
+  constructor(
+    private readonly rng: Rng,
+    readonly convInit: "torch" | "kaiming" = "kaiming",
+  ) {}
 
   private values(shape: number[], init: Init): Float32Array {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -89,7 +93,12 @@ export function kaimingOut(fanOut: number): Init {
   return { kind: "normal", std: Math.sqrt(2 / fanOut) };
 }
 
-/** PyTorch's default for Linear / ConvTranspose weights and biases: U(−1/√fanIn, 1/√fanIn). */
+/** A convolution's weight initialiser under the store's convInit (fan-in = cin·kernel volume, fan-out = cout·volume). */
+export function convInit(store: ParamStore, cin: number, cout: number, volume: number): Init {
+  return store.convInit === "torch" ? torchDefault(cin * volume) : kaimingOut(cout * volume);
+}
+
+/** PyTorch's default for Conv / Linear / ConvTranspose weights and biases: U(−1/√fanIn, 1/√fanIn). */
 export function torchDefault(fanIn: number): Init {
   return { kind: "uniform", bound: 1 / Math.sqrt(fanIn) };
 }

@@ -108,7 +108,7 @@ export function encoderClip(batch: Batch): tf.Tensor5D {
 }
 
 export function createPrpTask(config: PrpTaskConfig, rng: Rng): Task {
-  const store = new ParamStore(rng);
+  const store = new ParamStore(rng, config.backbone.init ?? "torch");
   const backbone = createBackbone(store, config.backbone);
   const classify = prpClassifier(store, backbone.channels, config.rates);
   const decode = config.reconstruction ? prpDecoder(store, backbone.channels) : undefined;

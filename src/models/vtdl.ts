@@ -50,9 +50,9 @@ export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
 
 /** Query encoder (trained), key encoder (its EMA copy, starting equal) and the key queue of a momentum-contrast task. */
 export function momentumEncoders(config: Parameters<typeof contrastEncoder>[1] & { queueSize: number }, rng: Rng) {
-  const store = new ParamStore(rng);
+  const store = new ParamStore(rng, config.backbone.init ?? "kaiming");
   const query = contrastEncoder(store, config);
-  const keyStore = new ParamStore(rng.fork("key"));
+  const keyStore = new ParamStore(rng.fork("key"), store.convInit);
   const key = contrastEncoder(keyStore, config);
   keyStore.copyFrom(store);
   const queue = new FeatureQueue(config.queueSize, config.dim, rng.fork("queue"));
