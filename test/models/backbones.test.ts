@@ -49,3 +49,56 @@ describe("backbones", () => {
     store.dispose();
   });
 });
+
+describe("convolution initialisation (backboneConfig.init)", () => {
+  const stats = (values: Float32Array) => {
+    let sum = 0;
+    let squares = 0;
+    let largest = 0;
+    for (const v of values) {
+      sum += v;
+      squares += v * v;
+      largest = Math.max(largest, Math.abs(v));
+    }
+    const mean = sum / values.length;
+    return { mean, std: Math.sqrt(squares / values.length - mean * mean), largest };
+  };
+  // layer4.0.conv2 at width 1/2: 3×3×3 kernel, 256 → 256 channels, 1.77 M weights (tight statistics).
+  const conv = "backbone.layer4.0.conv2.weight";
+  const volume = 27 * 256;
+
+  it("PRP follows its reference: PyTorch's default U(±1/√fan-in) unless told otherwise", async () => {
+    const { createPrpTask } = await import("../../src/models/prp.ts");
+    const { prpTaskConfig } = await import("../../src/models/config.ts");
+    for (const [init, check] of [
+      [undefined, "torch"],
+      ["torch", "torch"],
+      ["kaiming", "kaiming"],
+    ] as const) {
+      const config = prpTaskConfig.parse({ kind: "prp", backbone: { name: "r3d", width: 0.5, ...(init === undefined ? {} : { init }) }, rates: 3 });
+      const task = createPrpTask(config, rngFromSeed(3));
+      const { mean, std, largest } = stats(task.store.params.get(conv)!.variable.dataSync() as Float32Array);
+      const expected = check === "torch" ? 1 / Math.sqrt(3 * volume) : Math.sqrt(2 / volume);
+      assert.ok(Math.abs(mean) < 0.01 * expected, `${init}: mean ${mean}`);
+      assert.ok(Math.abs(std / expected - 1) < 0.01, `${init}: std ${std} vs ${expected}`);
+      if (check === "torch") assert.ok(largest <= 1 / Math.sqrt(volume), `${init}: |w| ${largest} exceeds the uniform bound`);
+      else assert.ok(largest > 1 / Math.sqrt(volume), "kaiming normal weights reach past the uniform bound");
+      task.dispose();
+    }
+  });
+
+  it("the contrastive tasks keep torchvision's kaiming normal by default and take init: torch when asked", async () => {
+    const { createVtdlTask } = await import("../../src/models/vtdl.ts");
+    const { vtdlTaskConfig } = await import("../../src/models/config.ts");
+    for (const [init, expected] of [
+      [undefined, Math.sqrt(2 / volume)],
+      ["torch", 1 / Math.sqrt(3 * volume)],
+    ] as const) {
+      const config = vtdlTaskConfig.parse({ kind: "vtdl", backbone: { name: "r3d", width: 0.5, ...(init === undefined ? {} : { init }) } });
+      const task = createVtdlTask(config, rngFromSeed(4));
+      const { std } = stats(task.store.params.get(conv)!.variable.dataSync() as Float32Array);
+      assert.ok(Math.abs(std / expected - 1) < 0.01, `${init}: std ${std} vs ${expected}`);
+      task.dispose();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { rngFromSeed } from "../../src/core/rng.ts";
 import { selectBackend } from "../../src/models/backend.ts";
 import { optimizerConfig } from "../../src/models/config.ts";
-import { Optimizer, Schedule } from "../../src/models/optim.ts";
+import { Optimizer, Schedule, weightDecayOf } from "../../src/models/optim.ts";
 import { ParamStore } from "../../src/models/params.ts";
 
 type Values = { a: number[]; b: number[] };
@@ -53,6 +53,28 @@ describe("optimisers against torch.optim (test/fixtures/scripts/optim_reference.
   it("Adam with L2 weight decay, and AdamW with decoupled decay", () => {
     close(run({ kind: "adam", lr: 0.01, weightDecay: 1e-3 }), fixture.adam, "adam");
     close(run({ kind: "adam", lr: 0.01, weightDecay: 1e-2, decoupled: true }), fixture.adamw, "adamw");
+  });
+  it("weight decay defaults to PyTorch's per optimiser: 0 for Adam, 5e-4 (METHODS' SGD value) for SGD", () => {
+    assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "adam" })), 0);
+    assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "sgd" })), 5e-4);
+    assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "adam", weightDecay: 1e-5 })), 1e-5);
+    // The defaults drive the update: SGD unset equals SGD at 5e-4 (the torch fixture); a zero gradient leaves Adam's
+    // weights where they are and shrinks SGD's by lr·wd.
+    close(run({ kind: "sgd", lr: 0.01, momentum: 0.9, groups: { head: 10 } }), fixture.sgd, "sgd, default decay");
+    for (const [kind, factor] of [
+      ["adam", 1],
+      ["sgd", 1 - 0.01 * 5e-4],
+    ] as const) {
+      const store = new ParamStore(rngFromSeed(0));
+      const a = store.param("a", [2], { kind: "constant", value: 2 });
+      const optimizer = new Optimizer(optimizerConfig.parse({ kind, lr: 0.01 }), store);
+      const grads = { a: tf.zeros([2]) };
+      optimizer.apply(grads);
+      for (const v of a.dataSync()) assert.ok(Math.abs(v - 2 * factor) < 1e-7, `${kind}: ${v} vs ${2 * factor}`);
+      tf.dispose(Object.values(grads));
+      optimizer.dispose();
+      store.dispose();
+    }
   });
   it("a group at multiplier 0 is frozen", () => {
     const frozen = run({ kind: "sgd", lr: 0.01, groups: { head: 0 } });
