@@ -12,13 +12,16 @@ CE·cross-entropy (defaults 1 and 0.1). Augmentation for TASK=rate|prp: SRC=N sc
 SIZE crops (scored on centre crops); JITTER=1 draws a colour jitter per clip (hue rotation about the grey axis, then
 saturation, contrast, brightness factors in 0.6–1.4), the same for the clip and its target. TEST_CSV=manifest (path,label
 with the 0-based class index) scores on those videos instead of testlist01; INITS=N also scores N random initialisations
-(seeds 0..N−1); both mean- and max-pooled features are scored.
+(seeds 0..N−1); both mean- and max-pooled features are scored. INIT=kaiming initialises every convolution like
+torchvision (normal, √(2/fan-out)) instead of PyTorch's default; SAVE=file.pt writes the trained encoder; LOAD=RUN puts a
+clipflow checkpoint's backbone (a run directory or one checkpoint) into the encoder, so that STEPS=0 scores clipflow's
+weights with this script's features. WD=x gives Adam that (coupled, L2) weight decay; default 0.
 
 TASK=region trains TSP's region head alone (action vs background) on an untrimmed set (DATA_DIR with annotations.csv
 from `clipflow synth --kind untrimmed`, TEST_DIR beside it): 16 frames at 15 fps from a random segment at least one
 clip long, then held-out balanced accuracy on the centre clip of every test segment.
 
-Usage: TASK=labels|rate|prp|region [WIDTH=0.125 SIZE=32 RATES=1,2,4 OPT=adam SEED=0 SRC=37 JITTER=1 TEST_CSV=... INITS=3 TEST_DIR=...] /usr/bin/python3 bench/peers/learning_peer.py DATA_DIR STEPS LR
+Usage: TASK=labels|rate|prp|region [WIDTH=0.125 SIZE=32 RATES=1,2,4 OPT=adam SEED=0 SRC=37 JITTER=1 TEST_CSV=... INITS=3 INIT=kaiming WD=5e-4 SAVE=... LOAD=... TEST_DIR=...] /usr/bin/python3 bench/peers/learning_peer.py DATA_DIR STEPS LR
 """
 import os
 import sys
@@ -168,7 +171,7 @@ if task == "prp":  # PRP's decoder: conv, 3 × [transposed conv ×2, conv halvin
         kaiming(decoder)
 if os.environ.get("INIT") == "kaiming":
     kaiming(head)
-opt = torch.optim.Adam(params, lr=lr) if os.environ.get("OPT", "adam") == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+opt = torch.optim.Adam(params, lr=lr, weight_decay=float(os.environ.get("WD", "0"))) if os.environ.get("OPT", "adam") == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 rng = np.random.default_rng(0)
 batch = lambda clips: torch.tensor(np.stack(clips)).permute(0, 4, 1, 2, 3).float() / 255
 
