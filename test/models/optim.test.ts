@@ -54,7 +54,7 @@ describe("optimisers against torch.optim (test/fixtures/scripts/optim_reference.
     close(run({ kind: "adam", lr: 0.01, weightDecay: 1e-3 }), fixture.adam, "adam");
     close(run({ kind: "adam", lr: 0.01, weightDecay: 1e-2, decoupled: true }), fixture.adamw, "adamw");
   });
-  it("weight decay defaults to PyTorch's per optimiser: 0 for Adam, 5e-4 (METHODS' SGD value) for SGD", () => {
+  it("weight decay defaults per optimiser: 0 for Adam (PyTorch's default), 5e-4 for SGD (METHODS' value)", () => {
     assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "adam" })), 0);
     assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "sgd" })), 5e-4);
     assert.equal(weightDecayOf(optimizerConfig.parse({ kind: "adam", weightDecay: 1e-5 })), 1e-5);
