@@ -147,10 +147,10 @@ def load_clipflow(model, run):
     return model
 
 
+init = kaiming if os.environ.get("INIT") == "kaiming" else lambda model: model
 torch.manual_seed(int(os.environ.get("SEED", "0")))
 encoder, channels = r3d10()
-if os.environ.get("INIT") == "kaiming":
-    kaiming(encoder)
+init(encoder)
 if os.environ.get("LOAD"):
     load_clipflow(encoder, os.environ["LOAD"])
 initial, _ = r3d10()
@@ -166,11 +166,8 @@ if task == "prp":  # PRP's decoder: conv, 3 × [transposed conv ×2, conv halvin
         layers += [nn.ConvTranspose3d(c, c, 2, 2), cbr(c, max(1, c // 2), 3, 1, 1)]
         c = max(1, c // 2)
     decoder = nn.Sequential(*layers, nn.ConvTranspose3d(c, c, 2, 2), cbr(c, 3, 3, 1, 1))
-    params += list(decoder.parameters())
-    if os.environ.get("INIT") == "kaiming":
-        kaiming(decoder)
-if os.environ.get("INIT") == "kaiming":
-    kaiming(head)
+    params += list(init(decoder).parameters())
+init(head)
 opt = torch.optim.Adam(params, lr=lr, weight_decay=float(os.environ.get("WD", "0"))) if os.environ.get("OPT", "adam") == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
 rng = np.random.default_rng(0)
 batch = lambda clips: torch.tensor(np.stack(clips)).permute(0, 4, 1, 2, 3).float() / 255
@@ -329,7 +326,6 @@ if task in ("rate", "prp"):
     score(encoder, "clipflow" if os.environ.get("LOAD") else task)
     if not os.environ.get("LOAD"):
         score(initial, "initial")
-    for init in range(int(os.environ.get("INITS", "0"))):
-        torch.manual_seed(init)
-        model = r3d10()[0]
-        score(kaiming(model) if os.environ.get("INIT") == "kaiming" else model, f"init-seed{init}")
+    for seed in range(int(os.environ.get("INITS", "0"))):
+        torch.manual_seed(seed)
+        score(init(r3d10()[0]), f"init-seed{seed}")

@@ -81,7 +81,7 @@ export function createCoclrTask(config: CoclrTaskConfig, rng: Rng): Task {
       if (found.modality !== other) {
         throw new ClipflowError("ConfigError", `the sampler ${found.dir} was trained on ${found.modality}; a ${own} cycle mines with a ${other} encoder`, { uri: found.dir, field: "train.task.sampler" });
       }
-      const samplerStore = new ParamStore(samplerRng, found.config.backbone.init ?? "kaiming");
+      const samplerStore = new ParamStore(samplerRng, found.config.backbone.init);
       const encoder = contrastEncoder(samplerStore, found.config);
       loadNamed(found.state, "model", samplerStore.namedTensors());
       sampler?.store.dispose();

@@ -22,11 +22,15 @@ export class ParamStore {
   readonly params = new Map<string, ParamInfo>();
   readonly buffers = new Map<string, tf.Variable>();
 
-  /** @param convInit convolution weights: "kaiming" (normal, √(2/fan-out)) or "torch" (U(±1/√fan-in)); see backboneConfig.init. */
+  readonly convInit: "torch" | "kaiming";
+
+  /** @param convInit convolution weights: "kaiming" (normal, √(2/fan-out); unset) or "torch" (U(±1/√fan-in)); see backboneConfig.init. */
   constructor(
     private readonly rng: Rng,
-    readonly convInit: "torch" | "kaiming" = "kaiming",
-  ) {}
+    convInit?: "torch" | "kaiming",
+  ) {
+    this.convInit = convInit ?? "kaiming";
+  }
 
   private values(shape: number[], init: Init): Float32Array {
     const size = shape.reduce((a, b) => a * b, 1);

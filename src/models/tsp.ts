@@ -18,7 +18,7 @@ import { clipFeatures } from "./prp.ts";
 import { targetTensor, viewTensor, type Task } from "./task.ts";
 
 export function createTspTask(config: TspTaskConfig, rng: Rng): Task {
-  const store = new ParamStore(rng, config.backbone.init ?? "kaiming");
+  const store = new ParamStore(rng, config.backbone.init);
   const backbone = createBackbone(store, config.backbone);
   const action = linearLayer(store, "actionHead", backbone.channels, config.classes, "head");
   const region = config.regionHead ? linearLayer(store, "regionHead", 2 * backbone.channels, 2, "head") : undefined;

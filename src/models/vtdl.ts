@@ -50,7 +50,7 @@ export function createInfonceTask(config: InfonceTaskConfig, rng: Rng): Task {
 
 /** Query encoder (trained), key encoder (its EMA copy, starting equal) and the key queue of a momentum-contrast task. */
 export function momentumEncoders(config: Parameters<typeof contrastEncoder>[1] & { queueSize: number }, rng: Rng) {
-  const store = new ParamStore(rng, config.backbone.init ?? "kaiming");
+  const store = new ParamStore(rng, config.backbone.init);
   const query = contrastEncoder(store, config);
   const keyStore = new ParamStore(rng.fork("key"), store.convInit);
   const key = contrastEncoder(keyStore, config);
