@@ -5,7 +5,9 @@
  * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
  * Goal: within 1.5× of PyTorch.
  * Each configuration runs in its own process (a wasm heap that runs out cannot be recovered), ours then the peer's.
- * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 with 2 replicas only)
+ * Convolutions and large matrix products run on ONNX Runtime where onnxruntime-node is installed (rows marked "ort",
+ * one replica: ORT uses both cores itself), else on tfjs's wasm kernels (rows marked "tfjs").
+ * Run: npm run bench:train [-- --quick]   (--quick: width 0.25, ORT with micro-batches of 4 and tfjs with 2 replicas)
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -48,10 +50,12 @@ function peer(backbone: string, width: number): { ms_per_clip: number; peak_rss_
   return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
 }
 
-async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number, replicas: number): Promise<number> {
+type Engine = "onnxruntime" | "tfjs";
+
+async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number, replicas: number, convolutions: Engine): Promise<number> {
   const spec = parsePipelineSpec({
     stages: [{ stage: "videos", data: "unused" }],
-    train: { task: { kind: "prp", backbone: { name: backbone, width } }, optimizer: { groups: { final: 10 } }, microBatch, replicas },
+    train: { task: { kind: "prp", backbone: { name: backbone, width } }, optimizer: { groups: { final: 10 } }, microBatch, replicas, convolutions },
   });
   const trainer = await buildTrainer(spec);
   const replica = replicas > 1 ? await ThreadReplica.start(spec) : undefined;
@@ -69,26 +73,33 @@ async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: num
 
 const one = process.argv.indexOf("--one");
 if (one >= 0) {
-  const [backbone, width, micro, replicas] = process.argv.slice(one + 1, one + 5);
-  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro), Number(replicas));
+  const [backbone, width, micro, replicas, convolutions] = process.argv.slice(one + 1, one + 6);
+  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro), Number(replicas), (convolutions ?? "tfjs") as Engine);
   console.log(JSON.stringify({ msClip, rssMb: process.memoryUsage().rss / 2 ** 20 }));
   process.exit(0);
 }
 
 const backend = await selectBackend("auto");
 console.log(`backend: ${backend.name}; PRP step, batch ${batchSize} × 16×${size}×${size}, ${steps} timed steps after one warm-up`);
-const configs: Array<["c3d" | "r2plus1d", number, number, number]> = quick
-  ? [["r2plus1d", 0.25, 1, 2], ["c3d", 0.25, 1, 2]]
-  : [["r2plus1d", 0.25, 1, 1], ["r2plus1d", 0.25, 1, 2], ["c3d", 0.25, 1, 1], ["c3d", 0.25, 1, 2], ["r2plus1d", 1, 1, 2], ["c3d", 1, 1, 2]];
+const { OrtConvEngine } = await import("../src/models/ortConv.ts");
+const ort = OrtConvEngine.load();
+const withOrt = typeof ort !== "string";
+if (!withOrt) console.log(`onnxruntime-node: ${ort}; the ONNX Runtime rows are skipped`);
+const configs: Array<["c3d" | "r2plus1d", number, number, number, Engine]> = [
+  ...(withOrt ? ([["r2plus1d", 0.25, 4, 1, "onnxruntime"], ["c3d", 0.25, 4, 1, "onnxruntime"]] as const) : []),
+  ...(quick
+    ? ([["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"]] as const)
+    : ([["r2plus1d", 0.25, 1, 1, "tfjs"], ["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 1, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"], ["r2plus1d", 1, 1, 2, "tfjs"], ["c3d", 1, 1, 2, "tfjs"]] as const)),
+].map((c) => [...c] as ["c3d" | "r2plus1d", number, number, number, Engine]);
 const peers = new Map<string, ReturnType<typeof peer>>();
-for (const [backbone, width, micro, replicas] of configs) {
-  const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro), String(replicas)], { encoding: "utf8", maxBuffer: 1 << 26 });
+for (const [backbone, width, micro, replicas, convolutions] of configs) {
+  const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro), String(replicas), convolutions], { encoding: "utf8", maxBuffer: 1 << 26 });
   const line = child.stdout.trim().split("\n").at(-1) ?? "";
   const mine = child.status === 0 ? (JSON.parse(line) as { msClip: number; rssMb: number }) : undefined;
   const key = `${backbone}:${width}`;
   if (!peers.has(key)) peers.set(key, peer(backbone, width));
   const torch = peers.get(key);
-  const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} micro-batch ${micro} replicas ${replicas}`;
+  const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} ${convolutions === "onnxruntime" ? "ort " : "tfjs"} micro-batch ${micro} replicas ${replicas}`;
   const theirs = torch === undefined ? "PyTorch: unavailable (needs /usr/bin/python3 with torch)" : `PyTorch ${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB`;
   if (mine === undefined) {
     const reason = /memory access out of bounds|Out of memory/i.test(child.stderr) ? "does not fit the 4 GB wasm heap" : `failed (${child.stderr.trim().split("\n").at(-1) ?? ""})`;

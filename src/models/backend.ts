@@ -5,10 +5,20 @@
  * and its absence is a reason in the log, never an error. A user with a CUDA machine enables the GPU path with
  * `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1, as that package documents) and nothing else.
  */
+import { availableParallelism } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { ClipflowError } from "../core/errors.ts";
+import { OrtConvEngine } from "./ortConv.ts";
 
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu";
+/** Where the 3D convolutions of the wasm and cpu backends run (see src/models/ortConv.ts); "auto": ONNX Runtime if installed. */
+export type ConvolutionEngine = "auto" | "onnxruntime" | "tfjs";
+
+export interface BackendOptions {
+  convolutions?: ConvolutionEngine;
+  /** ONNX Runtime's threads per trainer (default: all cores; a data-parallel replica halves it). */
+  threads?: number;
+}
 
 export interface BackendChoice {
   name: "tensorflow" | "wasm" | "cpu";
@@ -17,6 +27,10 @@ export interface BackendChoice {
   /** Whether tf.conv3d is fast here (native) or must be expressed with conv2d (wasm, cpu). */
   nativeConv3d: boolean;
   gpu: boolean;
+  /** Set when convolutions run on ONNX Runtime. */
+  ort?: OrtConvEngine | undefined;
+  /** The convolution engine asked for when the choice was made. */
+  convolutions: ConvolutionEngine;
 }
 
 let current: BackendChoice | undefined;
@@ -31,9 +45,19 @@ async function tryNative(pkg: string): Promise<string | undefined> {
   }
 }
 
-/** Picks and initialises a backend once per process; later calls return the first choice unless `name` differs. */
-export async function selectBackend(name: BackendName = "auto", log?: (line: string) => void): Promise<BackendChoice> {
-  if (current !== undefined && (name === "auto" || name === current.name)) return current;
+/**
+ * Picks and initialises a backend once per process (per thread); later calls return the first choice unless `name`
+ * or the convolution engine asked for differ.
+ */
+export async function selectBackend(name: BackendName = "auto", log?: (line: string) => void, options: BackendOptions = {}): Promise<BackendChoice> {
+  const convolutions = options.convolutions ?? "auto";
+  if (current !== undefined && (name === "auto" || name === current.name)) {
+    if (convolutions === current.convolutions) return current;
+    current.ort?.dispose();
+    current = { ...current, ...convolutionEngine(current.name, convolutions, options.threads, current.reasons.filter((r) => !r.startsWith("convolutions:"))) };
+    log?.(`backend: ${describe(current)}`);
+    return current;
+  }
   const reasons: string[] = [];
   const candidates: Array<"gpu" | "node" | "wasm" | "cpu"> =
     name === "auto" ? ["gpu", "node", "wasm", "cpu"] : name === "tensorflow" ? ["gpu", "node"] : [name];
@@ -48,7 +72,7 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
       if (await tf.setBackend("tensorflow")) {
         await tf.ready();
         reasons.push(`${pkg}: loaded`);
-        current = { name: "tensorflow", reasons, nativeConv3d: true, gpu: candidate === "gpu" };
+        current = { name: "tensorflow", reasons, nativeConv3d: true, gpu: candidate === "gpu", convolutions };
         break;
       }
       reasons.push(`${pkg}: loaded but the tensorflow backend did not initialise`);
@@ -66,7 +90,7 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
             ? `wasm: XNNPACK${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " with SIMD" : " without SIMD"}, one thread (wasm threads do not run in Node)`
             : "cpu: pure JavaScript kernels (slow; the fallback of last resort)",
         );
-        current = { name: candidate, reasons, nativeConv3d: false, gpu: false };
+        current = { name: candidate, reasons, nativeConv3d: false, gpu: false, convolutions };
         break;
       }
       reasons.push(`${candidate}: did not initialise`);
@@ -75,8 +99,24 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
     }
   }
   if (current === undefined) throw new ClipflowError("ConfigError", `no tensor backend could start: ${reasons.join("; ")}`, { field: "backend" });
-  log?.(`backend: ${current.name} (${current.reasons.join("; ")})`);
+  current = { ...current, ...convolutionEngine(current.name, convolutions, options.threads, current.reasons) };
+  log?.(`backend: ${describe(current)}`);
   return current;
+}
+
+function describe(choice: BackendChoice): string {
+  return `${choice.name}${choice.ort === undefined ? "" : ` + ONNX Runtime convolutions (${choice.ort.threads} threads)`} (${choice.reasons.join("; ")})`;
+}
+
+/** Where convolutions run on a backend; an explicit "onnxruntime" that cannot load is an error, "auto" falls back. */
+function convolutionEngine(backend: BackendChoice["name"], asked: ConvolutionEngine, threads: number | undefined, reasons: string[]): Pick<BackendChoice, "ort" | "reasons" | "convolutions"> {
+  const done = (ort: OrtConvEngine | undefined, reason: string) => ({ ort, reasons: [...reasons, `convolutions: ${reason}`], convolutions: asked });
+  if (backend === "tensorflow") return done(undefined, "TensorFlow's native conv3d");
+  if (asked === "tfjs") return done(undefined, `tfjs ${backend} kernels (asked for)`);
+  const engine = OrtConvEngine.load(threads ?? availableParallelism());
+  if (typeof engine !== "string") return done(engine, `onnxruntime-node (MLAS, ${engine.threads} threads)`);
+  if (asked === "onnxruntime") throw new ClipflowError("ConfigError", `train.convolutions: onnxruntime-node is not usable (${engine}); install it with \`npm install onnxruntime-node\` or set "convolutions": "auto"`, { field: "train.convolutions" });
+  return done(undefined, `tfjs ${backend} kernels (onnxruntime-node: ${engine})`);
 }
 
 /**

@@ -165,6 +165,8 @@ export const trainSection = z.object({
   /** Write a checkpoint every N steps (and always at the end of each epoch and on Ctrl-C). */
   checkpointEvery: z.int().min(1).default(500),
   backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).default("auto"),
+  /** Where wasm's and cpu's 3D convolutions run: ONNX Runtime's native kernels when installed ("auto"), or tfjs's. */
+  convolutions: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto"),
   /** Data-parallel replicas of the step (2 = a second trainer in a worker thread, both cores busy). */
   replicas: z.int().min(1).max(2).default(1),
 });

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend } from "./backend.ts";
 import { ClipflowError } from "../core/errors.ts";
+import { convKernel, gemmGraph, outputShape, type ConvGeometry, type OrtConvEngine } from "./ortConv.ts";
 
 export type Triple = [number, number, number];
 
@@ -135,6 +136,8 @@ export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
  */
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0], inputGradient = true): tf.Tensor5D {
   const [st, sh, sw] = stride;
+  const { ort } = activeBackend();
+  if (ort !== undefined) return conv3dOrt(ort, x, w, stride, pad, inputGradient);
   const padded = pad3d(x, pad);
   if (activeBackend().nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
   const [n, tp, hp, wp, cin] = padded.shape;
@@ -155,6 +158,24 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1
   const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw, inputGradient);
   const [, ho, wo] = y.shape;
   return y.reshape([n, to, ho, wo, cout]);
+}
+
+/** conv3d's three passes on ONNX Runtime (src/models/ortConv.ts), padding included. */
+function conv3dOrt(engine: OrtConvEngine, x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple, pad: Triple, inputGradient: boolean): tf.Tensor5D {
+  const [kh, kw, kt, , cout] = w.shape;
+  const g: ConvGeometry = { input: x.shape, kernel: [kt, kh, kw], cout, stride, pad };
+  const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xIn, wIn]);
+    return {
+      value: engine.run(convKernel("forward", g), { x: xIn, w: wIn }, "y", outputShape(g)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor, tf.Tensor];
+        const dx = inputGradient ? engine.run(convKernel("inputGradient", g), { dy, w: ws }, "dx", xs.shape) : tf.zerosLike(xs);
+        return [dx, engine.run(convKernel("filterGradient", g), { x: xs, dy }, "dw", ws.shape)];
+      },
+    };
+  }) as unknown as CustomGrad);
+  return op(x, w) as tf.Tensor5D;
 }
 
 /**
@@ -255,6 +276,42 @@ export function maxPool3dStrided(x: tf.Tensor5D, window: Triple, stride: Triple,
   return y as tf.Tensor5D;
 }
 
+/** Products at least this large (m·n·k) go to ONNX Runtime's GEMM when it is loaded; smaller ones cost less in tfjs. */
+const ORT_MIN_PRODUCT = 1 << 18;
+
+function gemm(engine: OrtConvEngine, a: tf.Tensor, b: tf.Tensor, transA: boolean, transB: boolean): tf.Tensor2D {
+  const [sa, sb] = [a.shape as [number, number], b.shape as [number, number]];
+  const shape = [transA ? sa[1] : sa[0], transB ? sb[0] : sb[1]];
+  return engine.run([`gemm:${sa.join("x")}:${sb.join("x")}:${transA}:${transB}`, () => gemmGraph(sa, sb, transA, transB)], { a, b }, "y", shape) as tf.Tensor2D;
+}
+
+/**
+ * tf.matMul of 2D tensors; on ONNX Runtime's multithreaded GEMM (with its own gradient, also GEMMs) when it is loaded
+ * and the product is large. wasm's BatchMatMul ran the [1, M] × [M, C] column sums of batch normalisation and the
+ * decoder's [M, 16]ᵀ × [M, 128] weight gradients at 2–3 GFLOP/s: 5 of the 14 s of a PRP step at 112².
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, transA = false, transB = false): tf.Tensor2D {
+  const { ort } = activeBackend();
+  const [sa, sb] = [a.shape as [number, number], b.shape as [number, number]];
+  const [m, k] = transA ? [sa[1], sa[0]] : sa;
+  const n = transB ? sb[0] : sb[1];
+  if (ort === undefined || m * n * k < ORT_MIN_PRODUCT) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, transA, transB);
+  const op = tf.customGrad(((aIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([aIn, bIn]);
+    return {
+      value: gemm(ort, aIn, bIn, transA, transB),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [as, bs] = saved as [tf.Tensor, tf.Tensor];
+        // y = A'·B' with A' = op(A), B' = op(B): dA' = dy·B'ᵀ, dB' = A'ᵀ·dy, transposed back where A or B was
+        const da = transA ? gemm(ort, bs, dy, transB, true) : gemm(ort, dy, bs, false, !transB);
+        const db = transB ? gemm(ort, dy, as, true, transA) : gemm(ort, as, dy, !transA, false);
+        return [da, db];
+      },
+    };
+  }) as unknown as CustomGrad);
+  return op(a, b) as tf.Tensor2D;
+}
+
 /**
  * ConvTranspose3d with kernel = stride = (2,2,2) and no padding (PRP's decoder): the 8 output positions of each input
  * voxel do not overlap, so it is one matMul [N·T·H·W, Cin] × [Cin, 8·Cout] and an interleave.
@@ -265,7 +322,7 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
   const cout = w.shape[4];
   const wm = tf.transpose(w, [3, 0, 1, 2, 4]).reshape([cin, 8 * cout]);
   // y[n, t, h, w, a, b, c, o] → out[n, 2t+a, 2h+b, 2w+c, o] with two rank-4 transposes (rank-8 ones are slow on wasm).
-  const y = tf.matMul(x.reshape([n * t * h * wd, cin]), wm);
+  const y = matMul(x.reshape([n * t * h * wd, cin]), wm);
   const timeFirst = tf.transpose(y.reshape([n * t, h * wd, 2, 4 * cout]), [0, 2, 1, 3]);
   const rowsFirst = tf.transpose(timeFirst.reshape([n * 2 * t * h, wd, 2, 2 * cout]), [0, 2, 1, 3]);
   return rowsFirst.reshape([n, 2 * t, 2 * h, 2 * wd, cout]);
@@ -280,7 +337,7 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
 function perChannel(rows: number, channels: number): (v: tf.Tensor) => tf.Tensor {
   if (channels >= 16 && channels % 4 === 0) return (v) => v.reshape([1, channels]);
   let ones: tf.Tensor2D | undefined;
-  return (v) => tf.matMul((ones ??= tf.ones([rows, 1])), v.reshape([1, channels]));
+  return (v) => matMul((ones ??= tf.ones([rows, 1])), v.reshape([1, channels]));
 }
 
 /**
@@ -292,7 +349,7 @@ export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   const rows = x.size / channels;
   const op = tf.customGrad(((xIn: tf.Tensor, bIn: tf.Tensor) => ({
     value: tf.add(xIn.reshape([rows, channels]), perChannel(rows, channels)(bIn)).reshape(xIn.shape),
-    gradFunc: (dy: tf.Tensor) => [dy, tf.matMul(tf.ones([1, rows]), dy.reshape([rows, channels])).reshape([channels])],
+    gradFunc: (dy: tf.Tensor) => [dy, matMul(tf.ones([1, rows]), dy.reshape([rows, channels])).reshape([channels])],
   })) as unknown as CustomGrad);
   return op(x, bias) as tf.Tensor;
 }
@@ -312,9 +369,9 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
     const flat = xIn.reshape([rows, channels]);
     const spread = perChannel(rows, channels);
     const averager = tf.fill([1, rows], 1 / rows);
-    const mean = tf.matMul(averager, flat);
+    const mean = matMul(averager, flat);
     const centered = tf.sub(flat, spread(mean));
-    const variance = tf.matMul(averager, tf.square(centered));
+    const variance = matMul(averager, tf.square(centered));
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const scale = tf.mul(rstd, gIn);
     const affine = tf.add(tf.mul(centered, spread(scale)), spread(bIn));
@@ -330,8 +387,8 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
         if (relu) grad = tf.mul(grad, tf.step(o));
         const spreadBack = perChannel(rows, channels);
         const summer = tf.ones([1, rows]);
-        const dBeta = tf.matMul(summer, grad);
-        const dotC = tf.matMul(summer, tf.mul(grad, c)); // Σ g·c per channel
+        const dBeta = matMul(summer, grad);
+        const dotC = matMul(summer, tf.mul(grad, c)); // Σ g·c per channel
         const dGamma = tf.mul(dotC, r);
         // dx = k·g + (−k·r²·Σg·c / M)·c + (−k·Σg / M)
         const onC = tf.mul(tf.neg(k), tf.div(tf.mul(tf.square(r), dotC), rows));

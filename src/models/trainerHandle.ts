@@ -7,6 +7,7 @@
  * The schedule lives with the trainer: the loop says where it is (epoch, batch of the epoch) and the trainer sets the
  * learning rate (epoch schedules, the linear warm-up per step, ReduceLROnPlateau at the end of an epoch).
  */
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { PipelineSpec } from "../core/spec.ts";
 import { transferablesOf } from "../core/transfer.ts";
@@ -29,7 +30,7 @@ export function trainOf(spec: PipelineSpec): TrainSection {
 /** Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed). */
 export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory): Promise<Trainer> {
   const train = trainOf(spec);
-  await selectBackend(train.backend, log);
+  await selectBackend(train.backend, log, { convolutions: train.convolutions, threads: Math.max(1, Math.floor(availableParallelism() / train.replicas)) });
   const rng = rngFor(spec.seed, 0, "model", "init");
   const task = factory === undefined ? createTask(train.task, rng) : factory(rng);
   const optimizer = new Optimizer(train.optimizer, task.store);

@@ -1,0 +1,326 @@
+/**
+ * 3D convolutions on ONNX Runtime's CPU kernels (MLAS: AVX2/AVX-512 GEMMs on all cores) for the wasm and cpu tfjs
+ * backends, whose own convolutions run on one core at 128-bit SIMD (XNNPACK) or in plain JavaScript. onnxruntime-node
+ * ships its native library inside the npm package (nothing is downloaded), so it is an optional dependency that
+ * installs offline; when it is missing the tfjs path is used.
+ *
+ * Three graphs per layer shape, each built once and cached as a session:
+ * - forward: NDHWC → NCDHW, Conv, back to NDHWC (clipflow's tensors are channel-last, ONNX's Conv is channel-first);
+ * - input gradient: at stride 1 a forward Conv of dy with the filter flipped in space and in/out swapped, padded by
+ *   k − 1 − p (ORT's 3D ConvTranspose, the textbook form, measured 6× slower than its Conv); strided layers use
+ *   ConvTranspose with the output padding that restores the input size;
+ * - filter gradient: one GEMM per tap over the output positions (see filterGradientGraph; faster than the "batch and
+ *   channels swapped" Conv whose kernel is the whole of dy: 638 vs 789 ms on four C3D layers).
+ * A 1×1×1 convolution at stride 1 is a plain MatMul in all three. `gemmGraph` serves large 2D products (ops.ts matMul).
+ *
+ * Tensors cross without copies on wasm: ORT reads its inputs from, and writes its output into, the wasm heap (the
+ * output tensor is allocated first, so that no allocation moves the heap while views into it are live).
+ */
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import * as tf from "@tensorflow/tfjs";
+import { ClipflowError } from "../core/errors.ts";
+import { onnxModel, type OnnxGraph, type OnnxNode } from "./onnx.ts";
+
+export type Triple = [number, number, number];
+
+interface OrtTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+interface OrtSession {
+  loadModel(buffer: ArrayBufferLike, offset: number, length: number, options: object): void;
+  run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor | null>, options: object): Record<string, OrtTensor>;
+  dispose(): void;
+}
+interface OrtBinding {
+  binding: { InferenceSession: new () => OrtSession };
+  initOrt(): void;
+}
+type TensorClass = new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
+
+/** A convolution's geometry: input [n,t,h,w,cin] (unpadded), filter [kh,kw,kt,cin,cout], stride, zero padding. */
+export interface ConvGeometry {
+  input: [number, number, number, number, number];
+  kernel: Triple;
+  cout: number;
+  stride: Triple;
+  pad: Triple;
+}
+
+export function outputShape(g: ConvGeometry): [number, number, number, number, number] {
+  const [n, t, h, w] = g.input;
+  const o = (size: number, axis: number) => Math.floor((size + 2 * g.pad[axis]! - g.kernel[axis]!) / g.stride[axis]!) + 1;
+  return [n, o(t, 0), o(h, 1), o(w, 2), g.cout];
+}
+
+const TO_NCDHW = { perm: { ints: [0, 4, 1, 2, 3] } };
+const TO_NDHWC = { perm: { ints: [0, 2, 3, 4, 1] } };
+/** [kh,kw,kt,cin,cout] → [cout,cin,kt,kh,kw] (ONNX Conv's filter). */
+const FILTER_OIDHW = { perm: { ints: [4, 3, 2, 0, 1] } };
+
+function pointwise(g: ConvGeometry): boolean {
+  return g.kernel.every((k) => k === 1) && g.stride.every((s) => s === 1) && g.pad.every((p) => p === 0);
+}
+
+function convAttributes(g: ConvGeometry) {
+  const [pt, ph, pw] = g.pad;
+  return { kernel_shape: { ints: [...g.kernel] }, strides: { ints: [...g.stride] }, pads: { ints: [pt, ph, pw, pt, ph, pw] } };
+}
+
+/** y = conv(x, w): inputs x [n,t,h,w,cin], w [kh,kw,kt,cin,cout]; output y (NDHWC). */
+export function forwardGraph(g: ConvGeometry): OnnxGraph {
+  const cin = g.input[4];
+  const out = outputShape(g);
+  const inputs = [{ name: "x", shape: [...g.input] }, { name: "w", shape: [g.kernel[1], g.kernel[2], g.kernel[0], cin, g.cout] }];
+  const rows = g.input[0] * g.input[1] * g.input[2] * g.input[3];
+  if (pointwise(g)) {
+    return {
+      nodes: [
+        { op: "Reshape", inputs: ["x", "rowsIn"], outputs: ["x2"] },
+        { op: "Reshape", inputs: ["w", "filter2"], outputs: ["w2"] },
+        { op: "MatMul", inputs: ["x2", "w2"], outputs: ["y2"] },
+        { op: "Reshape", inputs: ["y2", "outShape"], outputs: ["y"] },
+      ],
+      inputs,
+      outputs: [{ name: "y", shape: out }],
+      constants: { rowsIn: [rows, cin], filter2: [cin, g.cout], outShape: out },
+    };
+  }
+  return {
+    nodes: [
+      { op: "Transpose", inputs: ["x"], outputs: ["xc"], attributes: TO_NCDHW },
+      { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
+      { op: "Conv", inputs: ["xc", "wc"], outputs: ["yc"], attributes: convAttributes(g) },
+      { op: "Transpose", inputs: ["yc"], outputs: ["y"], attributes: TO_NDHWC },
+    ],
+    inputs,
+    outputs: [{ name: "y", shape: out }],
+  };
+}
+
+/** dx = ∂L/∂x: inputs dy (NDHWC, the output's shape), w; output dx [n,t,h,w,cin]. */
+export function inputGradientGraph(g: ConvGeometry): OnnxGraph {
+  const [n, t, h, w, cin] = g.input;
+  const out = outputShape(g);
+  const inputs = [{ name: "dy", shape: out }, { name: "w", shape: [g.kernel[1], g.kernel[2], g.kernel[0], cin, g.cout] }];
+  const outputs = [{ name: "dx", shape: [...g.input] }];
+  if (pointwise(g)) {
+    return {
+      nodes: [
+        { op: "Reshape", inputs: ["dy", "rowsOut"], outputs: ["dy2"] },
+        { op: "Reshape", inputs: ["w", "filter2"], outputs: ["w2"] },
+        { op: "Transpose", inputs: ["w2"], outputs: ["wt"], attributes: { perm: { ints: [1, 0] } } },
+        { op: "MatMul", inputs: ["dy2", "wt"], outputs: ["dx2"] },
+        { op: "Reshape", inputs: ["dx2", "inShape"], outputs: ["dx"] },
+      ],
+      inputs,
+      outputs,
+      constants: { rowsOut: [n * t * h * w, g.cout], filter2: [cin, g.cout], inShape: [...g.input] },
+    };
+  }
+  const flippable = g.stride.every((s) => s === 1) && g.kernel.every((k, i) => k - 1 - g.pad[i]! >= 0);
+  if (flippable) {
+    const [kt, kh, kw] = g.kernel;
+    const [pt, ph, pw] = g.pad.map((p, i) => g.kernel[i]! - 1 - p) as Triple;
+    return {
+      nodes: [
+        { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
+        // [kh,kw,kt,cin,cout] → [cin,cout,kt,kh,kw], then reversed along kt, kh, kw
+        { op: "Transpose", inputs: ["w"], outputs: ["wt"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
+        { op: "Slice", inputs: ["wt", "flipStarts", "flipEnds", "flipAxes", "flipSteps"], outputs: ["wf"] },
+        { op: "Conv", inputs: ["dyc", "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [pt, ph, pw, pt, ph, pw] } } },
+        { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
+      ],
+      inputs,
+      outputs,
+      constants: { flipStarts: [-1, -1, -1], flipEnds: [-(kt + 1), -(kh + 1), -(kw + 1)], flipAxes: [2, 3, 4], flipSteps: [-1, -1, -1] },
+    };
+  }
+  // ConvTranspose's output is (o − 1)·s − 2p + k + output_padding along each axis; the padding restores t, h, w.
+  const extra = [t, h, w].map((size, i) => size - ((out[i + 1]! - 1) * g.stride[i]! - 2 * g.pad[i]! + g.kernel[i]!));
+  return {
+    nodes: [
+      { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
+      { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
+      { op: "ConvTranspose", inputs: ["dyc", "wc"], outputs: ["dxc"], attributes: { ...convAttributes(g), output_padding: { ints: extra } } },
+      { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
+    ],
+    inputs,
+    outputs,
+  };
+}
+
+/**
+ * dw = ∂L/∂w: inputs x [n,t,h,w,cin], dy; output dw [kh,kw,kt,cin,cout]. One GEMM per tap over the output positions,
+ * stacked in the filter's order (kh outermost, then kw, then kt): the tap's shifted (strided) slice of the padded input
+ * [cin, P] × dy [P, cout]; or, at stride 1 when cout < cin, the tap's shifted slice of dy padded by k − 1 [cout, Q]
+ * × x [Q, cin] (Q: the padded input's positions), so that the operand sliced 27 times is the narrower one. Slices are
+ * taken channel-first, where each copies whole rows: ORT's Slice of a channel-last tensor with 3–16 channels copies a
+ * few floats at a time (1.9 s for one layer). Folding all taps into one wide GEMM was faster alone but needs a
+ * taps-times copy of the sliced operand, and allocating it every step cost more than it saved inside a train step.
+ */
+export function filterGradientGraph(g: ConvGeometry): OnnxGraph {
+  const [n, t, h, w, cin] = g.input;
+  const out = outputShape(g);
+  const [, to, ho, wo] = out;
+  const [kt, kh, kw] = g.kernel;
+  const [st, sh, sw] = g.stride;
+  const [pt, ph, pw] = g.pad;
+  const [tp, hp, wp] = [t + 2 * pt, h + 2 * ph, w + 2 * pw];
+  const dyShift = st * sh * sw === 1 && g.cout < cin && kt * kh * kw > 1;
+  const pads = (p: Triple) => [0, 0, ...p, 0, 0, ...p];
+  const nodes: OnnxNode[] = [];
+  const constants: Record<string, number[]> = { axes: [2, 3, 4], steps: dyShift ? [1, 1, 1] : [st, sh, sw] };
+  // the sliced operand, channel-first and padded
+  nodes.push({ op: "Transpose", inputs: [dyShift ? "dy" : "x"], outputs: ["sliced"], attributes: { perm: { ints: [4, 0, 1, 2, 3] } } });
+  const margin: Triple = dyShift ? [kt - 1, kh - 1, kw - 1] : [pt, ph, pw];
+  let from = "sliced";
+  if (margin.some((m) => m > 0)) {
+    nodes.push({ op: "Pad", inputs: ["sliced", "slicedPads"], outputs: ["slicedPadded"] });
+    constants.slicedPads = pads(margin);
+    from = "slicedPadded";
+  }
+  // the other operand as rows [positions, channels]
+  let other = dyShift ? "x" : "dy";
+  if (dyShift && pt + ph + pw > 0) {
+    nodes.push({ op: "Pad", inputs: ["x", "xPads"], outputs: ["xp"] });
+    constants.xPads = [0, pt, ph, pw, 0, 0, pt, ph, pw, 0];
+    other = "xp";
+  }
+  const positions = dyShift ? n * tp * hp * wp : n * to * ho * wo;
+  const [slicedChannels, otherChannels] = dyShift ? [g.cout, cin] : [cin, g.cout];
+  constants.otherRows = [positions, otherChannels];
+  constants.tapRows = [slicedChannels, positions];
+  nodes.push({ op: "Reshape", inputs: [other, "otherRows"], outputs: ["otherRows2"] });
+  const length: Triple = dyShift ? [tp, hp, wp] : [to, ho, wo];
+  const step: Triple = dyShift ? [1, 1, 1] : [st, sh, sw];
+  const products: string[] = [];
+  for (let b = 0; b < kh; b += 1) {
+    for (let c = 0; c < kw; c += 1) {
+      for (let a = 0; a < kt; a += 1) {
+        const tap = `tap${products.length}`;
+        const start: Triple = dyShift ? [kt - 1 - a, kh - 1 - b, kw - 1 - c] : [a, b, c];
+        constants[`${tap}s`] = start;
+        constants[`${tap}e`] = start.map((v, i) => v + (length[i]! - 1) * step[i]! + 1);
+        nodes.push(
+          { op: "Slice", inputs: [from, `${tap}s`, `${tap}e`, "axes", "steps"], outputs: [tap] },
+          { op: "Reshape", inputs: [tap, "tapRows"], outputs: [`${tap}r`] },
+          { op: "MatMul", inputs: [`${tap}r`, "otherRows2"], outputs: [`${tap}p`] },
+        );
+        products.push(`${tap}p`);
+      }
+    }
+  }
+  nodes.push(products.length === 1 ? { op: "Identity", inputs: products, outputs: ["stacked"] } : { op: "Concat", inputs: products, outputs: ["stacked"], attributes: { axis: { int: 0 } } });
+  if (dyShift) {
+    constants.byTap = [kh, kw, kt, g.cout, cin];
+    nodes.push(
+      { op: "Reshape", inputs: ["stacked", "byTap"], outputs: ["dw5"] },
+      { op: "Transpose", inputs: ["dw5"], outputs: ["dw"], attributes: { perm: { ints: [0, 1, 2, 4, 3] } } },
+    );
+  } else {
+    constants.filter = [kh, kw, kt, cin, g.cout];
+    nodes.push({ op: "Reshape", inputs: ["stacked", "filter"], outputs: ["dw"] });
+  }
+  return {
+    nodes,
+    inputs: [{ name: "x", shape: [...g.input] }, { name: "dy", shape: out }],
+    outputs: [{ name: "dw", shape: [kh, kw, kt, cin, g.cout] }],
+    constants,
+  };
+}
+
+/** y = op(a)·op(b) with op a transpose where asked (ONNX Gemm, 2D). */
+export function gemmGraph(a: [number, number], b: [number, number], transA: boolean, transB: boolean): OnnxGraph {
+  const m = transA ? a[1] : a[0];
+  const n = transB ? b[0] : b[1];
+  return {
+    nodes: [{ op: "Gemm", inputs: ["a", "b"], outputs: ["y"], attributes: { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } } }],
+    inputs: [{ name: "a", shape: a }, { name: "b", shape: b }],
+    outputs: [{ name: "y", shape: [m, n] }],
+  };
+}
+
+export type ConvPass = "forward" | "inputGradient" | "filterGradient";
+
+const graphOf: Record<ConvPass, (g: ConvGeometry) => OnnxGraph> = { forward: forwardGraph, inputGradient: inputGradientGraph, filterGradient: filterGradientGraph };
+
+/** The cache key and graph of one convolution pass. */
+export function convKernel(pass: ConvPass, g: ConvGeometry): [string, () => OnnxGraph] {
+  return [`${pass}:${g.input.join("x")}:${g.kernel.join("x")}:${g.cout}:${g.stride.join("x")}:${g.pad.join("x")}`, () => graphOf[pass](g)];
+}
+
+interface WasmBackendView {
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/** ONNX Runtime sessions for the convolutions of one thread, built on first use of each (pass, geometry). */
+export class OrtConvEngine {
+  private readonly sessions = new Map<string, OrtSession>();
+
+  private constructor(
+    private readonly ort: OrtBinding,
+    private readonly Tensor: TensorClass,
+    readonly threads: number,
+  ) {}
+
+  /** Loads onnxruntime-node; a string says why it is unavailable. */
+  static load(threads = availableParallelism()): OrtConvEngine | string {
+    const require = createRequire(import.meta.url);
+    try {
+      const ort = require("onnxruntime-node/dist/binding.js") as OrtBinding;
+      const common = require("onnxruntime-common") as { Tensor: TensorClass; env: { logLevel?: string } };
+      common.env.logLevel = "error";
+      ort.initOrt();
+      const Tensor = common.Tensor;
+      return new OrtConvEngine(ort, Tensor, Math.max(1, threads));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return "not installed";
+      return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    }
+  }
+
+  private session(key: string, build: () => OnnxGraph): OrtSession {
+    let session = this.sessions.get(key);
+    if (session === undefined) {
+      const bytes = onnxModel(build());
+      session = new this.ort.binding.InferenceSession();
+      try {
+        // no memory arena: one per session would each keep its peak (dozens of sessions per network)
+        session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: this.threads, interOpNumThreads: 1, graphOptimizationLevel: "all", enableCpuMemArena: false, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: "0" } } } });
+      } catch (error) {
+        throw new ClipflowError("KernelError", `ONNX Runtime rejected the graph ${key}: ${error instanceof Error ? error.message : String(error)}`, { field: "convolutions", cause: error });
+      }
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  /**
+   * Runs one pass on tfjs tensors and returns its output as a tfjs tensor of `shape`. On wasm, ORT reads and writes
+   * the wasm heap directly; elsewhere the data is copied out and in.
+   */
+  run([key, build]: [string, () => OnnxGraph], inputs: Record<string, tf.Tensor>, outputName: string, shape: number[]): tf.Tensor {
+    const session = this.session(key, build);
+    const backend = tf.backend() as unknown as Partial<WasmBackendView>;
+    if (typeof backend.makeOutput === "function" && typeof backend.typedArrayFromHeap === "function") {
+      const info = backend.makeOutput(shape, "float32");
+      const feeds: Record<string, OrtTensor> = {};
+      for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new this.Tensor("float32", backend.typedArrayFromHeap(tensor), tensor.shape);
+      const output = new this.Tensor("float32", backend.typedArrayFromHeap!(info), shape);
+      session.run(feeds, { [outputName]: output }, {});
+      return tf.engine().makeTensorFromTensorInfo(info);
+    }
+    const feeds: Record<string, OrtTensor> = {};
+    for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new this.Tensor("float32", tensor.dataSync() as Float32Array, tensor.shape);
+    const result = session.run(feeds, { [outputName]: null }, {});
+    return tf.tensor(result[outputName]!.data, shape);
+  }
+
+  dispose(): void {
+    for (const session of this.sessions.values()) session.dispose();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The 3D convolution cases both convolution engines are checked on (test/models/ops.test.ts: tfjs's folded conv2d;
+ * test/models/ortConv.test.ts: ONNX Runtime): value and both gradients against the cpu backend's tf.conv3d.
+ */
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import * as tf from "@tensorflow/tfjs";
+import { conv3d, type Triple } from "../../src/models/ops.ts";
+import { rngFromSeed } from "../../src/core/rng.ts";
+
+export function random(shape: number[], seed: number): tf.Tensor {
+  const rng = rngFromSeed(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, () => rng.normal()), shape);
+}
+
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] ?? Infinity);
+}
+
+export function scaleOf(t: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0] ?? 1);
+}
+
+export const convCases: Array<{ name: string; x: number[]; k: number[]; stride: Triple; pad: Triple }> = [
+  { name: "3×3×3 stride 1 pad 1", x: [2, 5, 7, 6, 3], k: [3, 3, 3, 3, 4], stride: [1, 1, 1], pad: [1, 1, 1] },
+  { name: "3×7×7 stem stride (1,2,2)", x: [1, 4, 13, 11, 3], k: [3, 7, 7, 3, 5], stride: [1, 2, 2], pad: [1, 3, 3] },
+  { name: "3×3×3 stride 2 (odd sizes)", x: [2, 7, 9, 9, 2], k: [3, 3, 3, 2, 3], stride: [2, 2, 2], pad: [1, 1, 1] },
+  { name: "1×1×1 stride 2 shortcut", x: [2, 6, 8, 8, 4], k: [1, 1, 1, 4, 6], stride: [2, 2, 2], pad: [0, 0, 0] },
+  { name: "1×1×1 stride 2 shortcut, odd sizes", x: [1, 5, 7, 9, 4], k: [1, 1, 1, 4, 3], stride: [2, 2, 2], pad: [0, 0, 0] },
+  { name: "3×1×1 temporal", x: [2, 6, 5, 5, 4], k: [3, 1, 1, 4, 3], stride: [1, 1, 1], pad: [1, 0, 0] },
+  { name: "3×1×1 temporal stride 2", x: [1, 8, 3, 3, 4], k: [3, 1, 1, 4, 3], stride: [2, 1, 1], pad: [1, 0, 0] },
+  { name: "1×3×3 spatial stride (1,2,2)", x: [2, 3, 8, 8, 3], k: [1, 3, 3, 3, 5], stride: [1, 2, 2], pad: [0, 1, 1] },
+  { name: "3×3×3, 64 input channels (taps folded into channels)", x: [1, 4, 5, 5, 64], k: [3, 3, 3, 64, 8], stride: [1, 1, 1], pad: [1, 1, 1] },
+  { name: "3×3×3 stride 2, 64 input channels", x: [1, 5, 6, 6, 64], k: [3, 3, 3, 64, 4], stride: [2, 2, 2], pad: [1, 1, 1] },
+  { name: "3×3×3, fewer outputs than inputs (16 → 3, the PRP decoder's last layer)", x: [2, 4, 6, 5, 16], k: [3, 3, 3, 16, 3], stride: [1, 1, 1], pad: [1, 1, 1] },
+  { name: "1×1×1 stride 1 (S3D's pointwise layers)", x: [2, 3, 4, 5, 6], k: [1, 1, 1, 6, 7], stride: [1, 1, 1], pad: [0, 0, 0] },
+];
+
+/** One `it` per case: conv3d on the active wasm backend against tf.conv3d on the cpu backend, no tensor leaks. */
+export function itMatchesReference(engine: string): void {
+  for (const c of convCases) {
+    it(`${c.name}: value and both gradients on ${engine} equal the cpu backend's tf.conv3d`, async () => {
+      // Reference on the cpu backend: wasm's own Conv3DBackpropInputV2 returns zeros for strided and padded cases.
+      await tf.setBackend("cpu");
+      const reference = tf.tidy(() => {
+        const x = random(c.x, 1) as tf.Tensor5D;
+        const w = random(c.k, 2) as tf.Tensor5D;
+        const f = (xi: tf.Tensor, wi: tf.Tensor) =>
+          tf.conv3d(tf.pad(xi as tf.Tensor5D, [[0, 0], [c.pad[0], c.pad[0]], [c.pad[1], c.pad[1]], [c.pad[2], c.pad[2]], [0, 0]]), wi as tf.Tensor5D, c.stride, "valid");
+        const y = f(x, w);
+        const probe = random([...y.shape], 3);
+        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), probe)))([x, w]);
+        return [y, gx!, gw!].map((t) => ({ data: t.dataSync().slice(), shape: t.shape }));
+      });
+      await tf.setBackend("wasm");
+      const before = tf.memory().numTensors;
+      const x = random(c.x, 1) as tf.Tensor5D;
+      const w = random(c.k, 2) as tf.Tensor5D;
+      const ours = (xi: tf.Tensor, wi: tf.Tensor) => conv3d(xi as tf.Tensor5D, tf.transpose(wi, [1, 2, 0, 3, 4]) as tf.Tensor5D, c.stride, c.pad);
+      const y = tf.tidy(() => ours(x, w));
+      const probe = random([...y.shape], 3);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ours(a, b), probe)))([x, w]);
+      ["forward", "input gradient", "filter gradient"].forEach((what, i) => {
+        const r = tf.tensor(reference[i]!.data, reference[i]!.shape);
+        const o = [y, gx!, gw!][i]!;
+        assert.ok(maxAbsDiff(r, o) < 1e-4 * scaleOf(r), `${what}: ${maxAbsDiff(r, o)} of ${scaleOf(r)}`);
+        r.dispose();
+      });
+      tf.dispose([x, w, probe, y, gx!, gw!]);
+      assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    });
+  }
+}
