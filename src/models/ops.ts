@@ -6,14 +6,15 @@
  * 64 channels (where the fold's concat and its gradient cost more than they save), one 2D convolution per tap, summed.
  * The 2D convolution has a custom
  * gradient in which both the input and the filter gradients are themselves forward convolutions (XNNPACK speed; the
- * stock Conv2DBackpropInput on wasm runs at 3 GFLOP/s). On tfjs-node the native conv3d is used instead.
+ * stock Conv2DBackpropInput on wasm runs at 3 GFLOP/s). On tfjs-node the native conv3d is used instead, and where
+ * onnxruntime-node is loaded, conv3d and large matMuls run on ONNX Runtime (src/models/ortConv.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend } from "./backend.ts";
 import { ClipflowError } from "../core/errors.ts";
-import { convKernel, gemmGraph, outputShape, type ConvGeometry, type OrtConvEngine } from "./ortConv.ts";
+import { convKernel, gemmKernel, outputShape, type ConvGeometry, type OrtConvEngine, type Triple } from "./ortConv.ts";
 
-export type Triple = [number, number, number];
+export type { Triple };
 
 type CustomGrad = Parameters<typeof tf.customGrad>[0];
 
@@ -136,10 +137,10 @@ export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
  */
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0], inputGradient = true): tf.Tensor5D {
   const [st, sh, sw] = stride;
-  const { ort } = activeBackend();
+  const { ort, nativeConv3d } = activeBackend();
   if (ort !== undefined) return conv3dOrt(ort, x, w, stride, pad, inputGradient);
   const padded = pad3d(x, pad);
-  if (activeBackend().nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
+  if (nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
   const [n, tp, hp, wp, cin] = padded.shape;
   const [kh, kw, kt, , cout] = w.shape;
   const to = Math.floor((tp - kt) / st) + 1;
@@ -282,7 +283,7 @@ const ORT_MIN_PRODUCT = 1 << 18;
 function gemm(engine: OrtConvEngine, a: tf.Tensor, b: tf.Tensor, transA: boolean, transB: boolean): tf.Tensor2D {
   const [sa, sb] = [a.shape as [number, number], b.shape as [number, number]];
   const shape = [transA ? sa[1] : sa[0], transB ? sb[0] : sb[1]];
-  return engine.run([`gemm:${sa.join("x")}:${sb.join("x")}:${transA}:${transB}`, () => gemmGraph(sa, sb, transA, transB)], { a, b }, "y", shape) as tf.Tensor2D;
+  return engine.run(gemmKernel(sa, sb, transA, transB), { a, b }, "y", shape) as tf.Tensor2D;
 }
 
 /**

@@ -246,6 +246,11 @@ export type ConvPass = "forward" | "inputGradient" | "filterGradient";
 
 const graphOf: Record<ConvPass, (g: ConvGeometry) => OnnxGraph> = { forward: forwardGraph, inputGradient: inputGradientGraph, filterGradient: filterGradientGraph };
 
+/** The cache key and graph of a large 2D product (ops.ts matMul). */
+export function gemmKernel(a: [number, number], b: [number, number], transA: boolean, transB: boolean): [string, () => OnnxGraph] {
+  return [`gemm:${a.join("x")}:${b.join("x")}:${transA}:${transB}`, () => gemmGraph(a, b, transA, transB)];
+}
+
 /** The cache key and graph of one convolution pass. */
 export function convKernel(pass: ConvPass, g: ConvGeometry): [string, () => OnnxGraph] {
   return [`${pass}:${g.input.join("x")}:${g.kernel.join("x")}:${g.cout}:${g.stride.join("x")}:${g.pad.join("x")}`, () => graphOf[pass](g)];
@@ -305,18 +310,15 @@ export class OrtConvEngine {
   run([key, build]: [string, () => OnnxGraph], inputs: Record<string, tf.Tensor>, outputName: string, shape: number[]): tf.Tensor {
     const session = this.session(key, build);
     const backend = tf.backend() as unknown as Partial<WasmBackendView>;
-    if (typeof backend.makeOutput === "function" && typeof backend.typedArrayFromHeap === "function") {
-      const info = backend.makeOutput(shape, "float32");
-      const feeds: Record<string, OrtTensor> = {};
-      for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new this.Tensor("float32", backend.typedArrayFromHeap(tensor), tensor.shape);
-      const output = new this.Tensor("float32", backend.typedArrayFromHeap!(info), shape);
-      session.run(feeds, { [outputName]: output }, {});
-      return tf.engine().makeTensorFromTensorInfo(info);
-    }
+    const onHeap = typeof backend.makeOutput === "function" && typeof backend.typedArrayFromHeap === "function";
+    // the output is allocated before any view is taken: an allocation may move the wasm heap
+    const info = onHeap ? backend.makeOutput!(shape, "float32") : undefined;
+    const view = (t: tf.TensorInfo) => (onHeap ? backend.typedArrayFromHeap!(t) : (tf.engine().readSync(t.dataId) as Float32Array));
     const feeds: Record<string, OrtTensor> = {};
-    for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new this.Tensor("float32", tensor.dataSync() as Float32Array, tensor.shape);
-    const result = session.run(feeds, { [outputName]: null }, {});
-    return tf.tensor(result[outputName]!.data, shape);
+    for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new this.Tensor("float32", view(tensor), tensor.shape);
+    if (info === undefined) return tf.tensor(session.run(feeds, { [outputName]: null }, {})[outputName]!.data, shape);
+    session.run(feeds, { [outputName]: new this.Tensor("float32", view(info), shape) }, {});
+    return tf.engine().makeTensorFromTensorInfo(info);
   }
 
   dispose(): void {
