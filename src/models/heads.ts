@@ -8,7 +8,7 @@
  *   variant: pool → Linear(C, hidden) → ReLU → Linear(hidden, dim) → L2-normalise.
  */
 import * as tf from "@tensorflow/tfjs";
-import { conv3dBnRelu, convTranspose2Layer, linearLayer, sequential, type Layer } from "./layers.ts";
+import { conv3dBnRelu, linearLayer, sequential, upConvBnRelu, type Layer } from "./layers.ts";
 import type { ParamStore } from "./params.ts";
 
 export function globalAvgPool(x: tf.Tensor5D): tf.Tensor2D {
@@ -26,12 +26,10 @@ export function prpDecoder(store: ParamStore, channels: number, prefix = "decode
   let c = channels;
   for (let i = 1; i <= 3; i += 1) {
     const half = Math.max(1, Math.floor(c / 2));
-    layers.push(convTranspose2Layer(store, `${prefix}.up${i}`, c, c));
-    layers.push(conv3dBnRelu(store, `${prefix}.conv${i}`, { cin: c, cout: half, kernel: [3, 3, 3], pad: [1, 1, 1] }));
+    layers.push(upConvBnRelu(store, `${prefix}.up${i}`, `${prefix}.conv${i}`, c, half));
     c = half;
   }
-  layers.push(convTranspose2Layer(store, `${prefix}.up4`, c, c));
-  layers.push(conv3dBnRelu(store, `${prefix}.out`, { cin: c, cout: 3, kernel: [3, 3, 3], pad: [1, 1, 1] }));
+  layers.push(upConvBnRelu(store, `${prefix}.up4`, `${prefix}.out`, c, 3));
   return sequential(...layers);
 }
 

@@ -3,7 +3,7 @@
  * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
  */
 import * as tf from "@tensorflow/tfjs";
-import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, type Triple } from "./ops.ts";
+import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type Triple } from "./ops.ts";
 import { convInit, torchDefault, type ParamStore } from "./params.ts";
 
 export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
@@ -64,11 +64,27 @@ export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): L
   return (x, training) => bn(conv(x, training), training);
 }
 
-/** ConvTranspose3d(cin, cout, kernel 2, stride 2) with bias, PyTorch's default initialisation. */
-export function convTranspose2Layer(store: ParamStore, name: string, cin: number, cout: number, group?: string): Layer {
-  const weight = store.param(`${name}.weight`, [2, 2, 2, cin, cout], torchDefault(cout * 8), group);
-  const bias = store.param(`${name}.bias`, [cout], torchDefault(cout * 8), group);
-  return (x) => addBias(convTranspose3dStride2(x, weight as tf.Tensor as tf.Tensor5D), bias) as tf.Tensor5D;
+/**
+ * ConvTranspose3d(cin, cin, kernel 2, stride 2) with bias (PyTorch's default initialisation) → conv3d cin→cout k3 p1 →
+ * BN → ReLU: a block of PRP's decoder, with the parameters a ConvTranspose3d layer named `up` and a conv3dBnRelu named
+ * `conv` would have, created in that order. Where composing the two filters costs at most a quarter of the convolution
+ * at the upsampled resolution, the block runs as one convolution on the coarse grid (ops.ts upsampleConv3d); the
+ * first, narrow-grid block of a wide decoder keeps the two-layer form.
+ */
+export function upConvBnRelu(store: ParamStore, up: string, conv: string, cin: number, cout: number, group?: string): Layer {
+  const upWeight = store.param(`${up}.weight`, [2, 2, 2, cin, cin], torchDefault(cin * 8), group) as tf.Tensor as tf.Tensor5D;
+  const upBias = store.param(`${up}.bias`, [cin], torchDefault(cin * 8), group);
+  const weight = store.param(`${conv}.conv.weight`, [3, 3, 3, cin, cout], convInit(store, cin, cout, 27), group) as tf.Tensor as tf.Tensor5D;
+  const bn = batchNormLayer(store, `${conv}.bn`, cout, group, true);
+  return (x, training) => {
+    const [n, t, h, w] = x.shape;
+    const upsampledMacs = 8 * n * t * h * w * 27 * cin * cout;
+    const y =
+      4 * upsampleConvComposeCost(cin, cin, cout) <= upsampledMacs
+        ? upsampleConv3d(x, upWeight, upBias, weight)
+        : conv3d(addBias(convTranspose3dStride2(x, upWeight), upBias) as tf.Tensor5D, weight, [1, 1, 1], [1, 1, 1]);
+    return bn(y, training);
+  };
 }
 
 /** Fully connected layer on [N, C] with PyTorch's default initialisation. */

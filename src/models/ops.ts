@@ -313,6 +313,13 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transA = false, transB = fals
   return op(a, b) as tf.Tensor2D;
 }
 
+/** [N,T,H,W,8·C] with channels ordered (pt,ph,pw,c) → [N,2T,2H,2W,C], by two rank-4 transposes (rank-8 ones are slow on wasm). */
+function depthToSpace2(y: tf.Tensor, n: number, t: number, h: number, w: number, c: number): tf.Tensor5D {
+  const timeFirst = tf.transpose(y.reshape([n * t, h * w, 2, 4 * c]), [0, 2, 1, 3]);
+  const rowsFirst = tf.transpose(timeFirst.reshape([n * 2 * t * h, w, 2, 2 * c]), [0, 2, 1, 3]);
+  return rowsFirst.reshape([n, 2 * t, 2 * h, 2 * w, c]);
+}
+
 /**
  * ConvTranspose3d with kernel = stride = (2,2,2) and no padding (PRP's decoder): the 8 output positions of each input
  * voxel do not overlap, so it is one matMul [N·T·H·W, Cin] × [Cin, 8·Cout] and an interleave.
@@ -322,11 +329,59 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
   const [n, t, h, wd, cin] = x.shape;
   const cout = w.shape[4];
   const wm = tf.transpose(w, [3, 0, 1, 2, 4]).reshape([cin, 8 * cout]);
-  // y[n, t, h, w, a, b, c, o] → out[n, 2t+a, 2h+b, 2w+c, o] with two rank-4 transposes (rank-8 ones are slow on wasm).
-  const y = matMul(x.reshape([n * t * h * wd, cin]), wm);
-  const timeFirst = tf.transpose(y.reshape([n * t, h * wd, 2, 4 * cout]), [0, 2, 1, 3]);
-  const rowsFirst = tf.transpose(timeFirst.reshape([n * 2 * t * h, wd, 2, 2 * cout]), [0, 2, 1, 3]);
-  return rowsFirst.reshape([n, 2 * t, 2 * h, 2 * wd, cout]);
+  return depthToSpace2(matMul(x.reshape([n * t * h * wd, cin]), wm), n, t, h, wd, cout);
+}
+
+/**
+ * The 216 × 216 0/1 matrix that places the products of the 8 sub-positions a of an upsampled voxel with the 27 taps d
+ * of a 3×3×3 filter onto the coarse taps δ and output parities p: along each axis the fine offset p + (d − 1) lands on
+ * sub-position a of coarse neighbour δ − 1 where p + d + 1 = 2δ + a. Rows (δh,δw,δt,pt,ph,pw), columns (at,ah,aw,dh,dw,dt).
+ */
+function upsampleTapMap(): tf.Tensor2D {
+  const map = new Float32Array(216 * 216);
+  const triples = (size: number) => Array.from({ length: size ** 3 }, (_, i) => [Math.floor(i / size ** 2), Math.floor(i / size) % size, i % size]);
+  for (const [pt, ph, pw] of triples(2)) {
+    for (const [dh, dw, dt] of triples(3)) {
+      const [st, sh, sw] = [pt! + dt! + 1, ph! + dh! + 1, pw! + dw! + 1];
+      const row = (((sh >> 1) * 3 + (sw >> 1)) * 3 + (st >> 1)) * 8 + (pt! * 4 + ph! * 2 + pw!);
+      const col = ((st & 1) * 4 + (sh & 1) * 2 + (sw & 1)) * 27 + (dh! * 9 + dw! * 3 + dt!);
+      map[row * 216 + col] = 1;
+    }
+  }
+  return tf.tensor2d(map, [216, 216]);
+}
+
+/** Multiply-adds of composing the filters in upsampleConv3d (the product and the tap map). */
+export function upsampleConvComposeCost(cin: number, cmid: number, cout: number): number {
+  return 8 * (cin + 1) * cmid * 27 * cout + 216 * 216 * (cin + 1) * cout;
+}
+
+/**
+ * conv3d(convTranspose3dStride2(x, up) + upBias, w) with a 3×3×3 filter w at stride 1 and padding 1 (a block of PRP's
+ * decoder), computed on x's coarse grid: the two linear maps compose into one 3×3×3 convolution from Cin to 8·Cout
+ * channels (one per output parity) followed by an interleave. The result and every gradient equal the two-layer
+ * form up to rounding, but the upsampled Cmid-channel tensor never exists and the product has 8·Cout columns instead
+ * of Cout (the decoder's last layer has 3, where GEMMs run far below peak). The transposed convolution's bias
+ * contributes only where the 3×3×3 window lies inside the upsampled volume; it is the same composition applied to a
+ * one-channel volume of ones, convolved with zero padding. Weights: up [2,2,2,Cin,Cmid], w [kh,kw,kt,Cmid,Cout].
+ */
+export function upsampleConv3d(x: tf.Tensor5D, up: tf.Tensor5D, upBias: tf.Tensor, w: tf.Tensor5D): tf.Tensor5D {
+  const [n, t, h, wd, cin] = x.shape;
+  const cmid = up.shape[4];
+  const cout = w.shape[4];
+  // Z[c, a, d, o] = Σ_m U[a, c, m]·W[d, m, o], with the bias as input channel c = Cin
+  const withBias = tf.concat([up.reshape([8, cin, cmid]), tf.tile(upBias.reshape([1, 1, cmid]), [8, 1, 1])], 1);
+  const left = tf.transpose(withBias, [1, 0, 2]).reshape([(cin + 1) * 8, cmid]);
+  const right = tf.transpose(w.reshape([27, cmid, cout]), [1, 0, 2]).reshape([cmid, 27 * cout]);
+  const z = tf.transpose(matMul(left, right).reshape([cin + 1, 216, cout]), [1, 0, 2]).reshape([216, (cin + 1) * cout]);
+  // rows (δ, p), then [27, Cin + 1, 8·Cout]: the filter's taps, input channels and (parity, output channel)
+  const placed = tf.transpose(matMul(upsampleTapMap(), z).reshape([27, 8, cin + 1, cout]), [0, 2, 1, 3]).reshape([27, cin + 1, 8 * cout]);
+  const filter = placed.slice([0, 0, 0], [27, cin, 8 * cout]).reshape([3, 3, 3, cin, 8 * cout]) as tf.Tensor5D;
+  const biasFilter = placed.slice([0, cin, 0], [27, 1, 8 * cout]).reshape([3, 3, 3, 1, 8 * cout]) as tf.Tensor5D;
+  const coarse = conv3d(x, filter, [1, 1, 1], [1, 1, 1]);
+  const field = conv3d(tf.ones([1, t, h, wd, 1]) as tf.Tensor5D, biasFilter, [1, 1, 1], [1, 1, 1], false);
+  const sum = tf.add(coarse.reshape([n, t * h * wd * 8 * cout]), field.reshape([1, t * h * wd * 8 * cout]));
+  return depthToSpace2(sum, n, t, h, wd, cout);
 }
 
 /**

@@ -50,6 +50,31 @@ describe("backbones", () => {
   });
 });
 
+describe("PRP decoder parameters", () => {
+  it("are those of separate ConvTranspose3d and conv3d + BN layers, in creation order, with their shapes", () => {
+    const store = new ParamStore(rngFromSeed(3));
+    prpDecoder(store, 8);
+    const listed = [...store.params].map(([name, info]) => `${name} ${info.variable.shape.join("×")}`);
+    const block = (up: string, conv: string, cin: number, cout: number) => [
+      `decoder.${up}.weight 2×2×2×${cin}×${cin}`,
+      `decoder.${up}.bias ${cin}`,
+      `decoder.${conv}.conv.weight 3×3×3×${cin}×${cout}`,
+      `decoder.${conv}.bn.weight ${cout}`,
+      `decoder.${conv}.bn.bias ${cout}`,
+    ];
+    assert.deepEqual(listed, [
+      "decoder.conv0.conv.weight 3×3×3×8×8",
+      "decoder.conv0.bn.weight 8",
+      "decoder.conv0.bn.bias 8",
+      ...block("up1", "conv1", 8, 4),
+      ...block("up2", "conv2", 4, 2),
+      ...block("up3", "conv3", 2, 1),
+      ...block("up4", "out", 1, 3),
+    ]);
+    store.dispose();
+  });
+});
+
 describe("convolution initialisation (backboneConfig.init)", () => {
   const stats = (values: Float32Array) => {
     let sum = 0;

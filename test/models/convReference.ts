@@ -1,11 +1,13 @@
 /**
  * The 3D convolution cases both convolution engines are checked on (test/models/ops.test.ts: tfjs's folded conv2d;
- * test/models/ortConv.test.ts: ONNX Runtime): value and both gradients against the cpu backend's tf.conv3d.
+ * test/models/ortConv.test.ts: ONNX Runtime): value and both gradients against the cpu backend's tf.conv3d; and the
+ * decoder block that composes a stride-2 transposed convolution with a 3×3×3 convolution (upsampleConv3d) against the
+ * two layers run one after the other.
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { conv3d, type Triple } from "../../src/models/ops.ts";
+import { conv3d, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 export function random(shape: number[], seed: number): tf.Tensor {
@@ -69,6 +71,58 @@ export function itMatchesReference(engine: string): void {
         r.dispose();
       });
       tf.dispose([x, w, probe, y, gx!, gw!]);
+      assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    });
+  }
+}
+
+/** Coarse input [n,t,h,w,cin], Cmid, Cout: odd sizes, a single voxel (every tap at a border), Cmid ≠ Cin. */
+const upsampleCases: Array<{ x: [number, number, number, number, number]; cmid: number; cout: number }> = [
+  { x: [2, 3, 4, 5, 6], cmid: 6, cout: 3 },
+  { x: [1, 1, 1, 1, 4], cmid: 4, cout: 2 },
+  { x: [2, 2, 3, 2, 5], cmid: 7, cout: 4 },
+];
+
+/**
+ * upsampleConv3d against the transposed convolution (kernel 2, stride 2) + bias, then tf.conv3d (3×3×3, padding 1) on the cpu
+ * backend: the value and the gradients of the input and of all three parameters.
+ */
+export function itUpsamplesLikeTwoLayers(engine: string): void {
+  for (const c of upsampleCases) {
+    it(`upsampling block ${c.x.join("×")} → ${c.cmid} → ${c.cout} on ${engine}: value and four gradients equal the two layers'`, async () => {
+      const [n, t, h, w, cin] = c.x;
+      const make = () => [random(c.x, 21), random([2, 2, 2, cin, c.cmid], 22), random([c.cmid], 23), random([3, 3, 3, c.cmid, c.cout], 24)];
+      const probeShape = [n, 2 * t, 2 * h, 2 * w, c.cout];
+      await tf.setBackend("cpu");
+      const reference = tf.tidy(() => {
+        const inputs = make();
+        const probe = random(probeShape, 25);
+        // the transposed convolution written out: every voxel's 8 sub-positions get x·up[a,b,c] (tf.conv3dTranspose has
+        // no gradient on cpu); tf.conv3d takes [d,h,w,in,out] (ours are [h,w,d,in,out])
+        const f = (x: tf.Tensor, up: tf.Tensor, bias: tf.Tensor, k: tf.Tensor) => {
+          const products = tf.matMul(x.reshape([-1, cin]), tf.transpose(up, [3, 0, 1, 2, 4]).reshape([cin, 8 * c.cmid]));
+          const interleaved = tf.transpose(products.reshape([n, t, h, w, 2, 2, 2, c.cmid]), [0, 1, 4, 2, 5, 3, 6, 7]);
+          const upsampled = tf.add(interleaved.reshape([n, 2 * t, 2 * h, 2 * w, c.cmid]), bias);
+          const padded = tf.pad(upsampled as tf.Tensor5D, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]]);
+          return tf.conv3d(padded, tf.transpose(k, [2, 0, 1, 3, 4]) as tf.Tensor5D, 1, "valid");
+        };
+        const grads = tf.grads((x: tf.Tensor, up: tf.Tensor, bias: tf.Tensor, k: tf.Tensor) => tf.sum(tf.mul(f(x, up, bias, k), probe)))(make());
+        return [f(...(make() as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])), ...grads].map((r) => ({ data: r.dataSync().slice(), shape: r.shape }));
+      });
+      await tf.setBackend("wasm");
+      const before = tf.memory().numTensors;
+      const inputs = make();
+      const probe = random(probeShape, 25);
+      const ours = (x: tf.Tensor, up: tf.Tensor, bias: tf.Tensor, k: tf.Tensor) => upsampleConv3d(x as tf.Tensor5D, up as tf.Tensor5D, bias, k as tf.Tensor5D);
+      const y = tf.tidy(() => ours(...(inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])));
+      const grads = tf.grads((x: tf.Tensor, up: tf.Tensor, bias: tf.Tensor, k: tf.Tensor) => tf.sum(tf.mul(ours(x, up, bias, k), probe)))(inputs);
+      ["value", "input gradient", "transposed filter gradient", "bias gradient", "filter gradient"].forEach((what, i) => {
+        const r = tf.tensor(reference[i]!.data, reference[i]!.shape);
+        const o = [y, ...grads][i]!;
+        assert.ok(maxAbsDiff(r, o) < 1e-5 * scaleOf(r), `${what}: ${maxAbsDiff(r, o)} of ${scaleOf(r)}`);
+        r.dispose();
+      });
+      tf.dispose([...inputs, probe, y, ...grads]);
       assert.equal(tf.memory().numTensors, before, "no tensor leaks");
     });
   }
