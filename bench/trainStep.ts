@@ -5,9 +5,11 @@
  * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
  * Goal: within 1.5× of PyTorch.
  * Each configuration runs in its own process (a wasm heap that runs out cannot be recovered), ours then the peer's.
- * Convolutions and large matrix products run on ONNX Runtime where onnxruntime-node is installed (rows marked "ort",
- * one replica: ORT uses both cores itself), else on tfjs's wasm kernels (rows marked "tfjs").
- * Run: npm run bench:train [-- --quick]   (--quick: width 0.25, ORT with micro-batches of 4 and tfjs with 2 replicas)
+ * Convolutions and large matrix products run on ONNX Runtime where onnxruntime-node is installed (rows marked "ort"),
+ * else on tfjs's wasm kernels (rows marked "tfjs"). The ORT rows run 2 replicas with one ORT thread each: tfjs's
+ * element-wise work runs on one core, so one replica with 2 ORT threads leaves a core idle between convolutions.
+ * Run: npm run bench:train [-- --quick]   (--quick: width 0.25 only, 2 replicas; the full run adds width 1.0 and the
+ * single-replica configurations)
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -57,7 +59,7 @@ async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: num
     stages: [{ stage: "videos", data: "unused" }],
     train: { task: { kind: "prp", backbone: { name: backbone, width } }, optimizer: { groups: { final: 10 } }, microBatch, replicas, convolutions },
   });
-  const trainer = await buildTrainer(spec);
+  const trainer = await buildTrainer(spec, undefined, undefined, replicas);
   const replica = replicas > 1 ? await ThreadReplica.start(spec) : undefined;
   const batch = syntheticBatch();
   const step = () => (replica === undefined ? Promise.resolve(trainer.step(batch)) : trainer.stepWith(replica, batch));
@@ -86,7 +88,8 @@ const ort = OrtConvEngine.load();
 const withOrt = typeof ort !== "string";
 if (!withOrt) console.log(`onnxruntime-node: ${ort}; the ONNX Runtime rows are skipped`);
 const configs: Array<["c3d" | "r2plus1d", number, number, number, Engine]> = [
-  ...(withOrt ? ([["r2plus1d", 0.25, 4, 1, "onnxruntime"], ["c3d", 0.25, 4, 1, "onnxruntime"]] as const) : []),
+  ...(withOrt ? ([["r2plus1d", 0.25, 2, 2, "onnxruntime"], ["c3d", 0.25, 2, 2, "onnxruntime"]] as const) : []),
+  ...(withOrt && !quick ? ([["r2plus1d", 0.25, 4, 1, "onnxruntime"], ["c3d", 0.25, 4, 1, "onnxruntime"], ["r2plus1d", 1, 1, 2, "onnxruntime"], ["c3d", 1, 1, 2, "onnxruntime"]] as const) : []),
   ...(quick
     ? ([["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"]] as const)
     : ([["r2plus1d", 0.25, 1, 1, "tfjs"], ["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 1, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"], ["r2plus1d", 1, 1, 2, "tfjs"], ["c3d", 1, 1, 2, "tfjs"]] as const)),

@@ -15,7 +15,8 @@ serveThread<Trainer>(
   {
     init: async (message) => {
       const { buildTrainer } = await import("./trainerHandle.ts");
-      return buildTrainer(message.spec as PipelineSpec);
+      // a replica is the second of two trainers: half the cores are its
+      return buildTrainer(message.spec as PipelineSpec, undefined, undefined, 2);
     },
     close: (trainer) => {
       trainer.task.dispose();

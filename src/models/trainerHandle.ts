@@ -15,7 +15,7 @@ import type { Batch } from "../core/types.ts";
 import { ClipflowError } from "../core/errors.ts";
 import { rngFor } from "../core/rng.ts";
 import { selectBackend } from "./backend.ts";
-import { trainSection, type TrainSection } from "./config.ts";
+import { replicasOf, trainSection, type TrainSection } from "./config.ts";
 import { Optimizer, Schedule } from "./optim.ts";
 import { ThreadReplica } from "./replica.ts";
 import { createTask, type TaskFactory } from "./tasks.ts";
@@ -27,14 +27,23 @@ export function trainOf(spec: PipelineSpec): TrainSection {
   return trainSection.parse(spec.train);
 }
 
-/** Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed). */
-export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory): Promise<Trainer> {
+/**
+ * Builds the network, optimiser and schedule of a spec (random initialisation from the spec's seed); `replicas`: how
+ * many trainers share the cores (each gets its share of ONNX Runtime's threads).
+ */
+export async function buildTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory, replicas = 1): Promise<Trainer> {
   const train = trainOf(spec);
-  await selectBackend(train.backend, log, { convolutions: train.convolutions, threads: Math.max(1, Math.floor(availableParallelism() / train.replicas)) });
+  const threads = Math.max(1, Math.floor(availableParallelism() / replicas));
+  await selectBackend(train.backend, log, { convolutions: train.convolutions, threads });
   const rng = rngFor(spec.seed, 0, "model", "init");
   const task = factory === undefined ? createTask(train.task, rng) : factory(rng);
   const optimizer = new Optimizer(train.optimizer, task.store);
   return new Trainer(task, optimizer, new Schedule(train.schedule, train.optimizer.lr), train.microBatch ?? Infinity);
+}
+
+/** The replicas a spec's step runs as; a task written in code (`factory`) runs as one unless told otherwise. */
+function replicaCount(train: TrainSection, factory: TaskFactory | undefined): number {
+  return factory !== undefined && train.replicas === "auto" ? 1 : replicasOf(train, availableParallelism());
 }
 
 /** Where a step falls: its epoch, its batch within the epoch (0-based), and the epoch's length when known. */
@@ -60,10 +69,15 @@ export interface TrainerHandle {
 /** The trainer of a spec on this thread (plus its replica thread with `train.replicas: 2`). */
 export async function localTrainer(spec: PipelineSpec, log?: (line: string) => void, factory?: TaskFactory): Promise<TrainerHandle> {
   const train = trainOf(spec);
-  const trainer = await buildTrainer(spec, log, factory);
+  const replicas = replicaCount(train, factory);
+  const trainer = await buildTrainer(spec, log, factory, replicas);
+  if (train.replicas === "auto") {
+    const why = factory !== undefined ? "a task written in code" : availableParallelism() < 2 ? "one core" : replicas > 1 ? `${train.task.kind} keeps no state between steps` : `${train.task.kind} keeps state between steps`;
+    log?.(`train.replicas auto: ${replicas} (${why})`);
+  }
   let replica: ThreadReplica | undefined;
   try {
-    if (train.replicas > 1) {
+    if (replicas > 1) {
       if (factory !== undefined || trainer.task.afterStep !== undefined) {
         throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
       }

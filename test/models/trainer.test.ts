@@ -9,7 +9,7 @@ import { rngFromSeed } from "../../src/core/rng.ts";
 import type { Batch } from "../../src/core/types.ts";
 import { readCheckpoint, writeCheckpoint } from "../../src/io/checkpoint.ts";
 import { selectBackend } from "../../src/models/backend.ts";
-import { optimizerConfig, prpTaskConfig } from "../../src/models/config.ts";
+import { optimizerConfig, prpTaskConfig, replicasOf, trainSection } from "../../src/models/config.ts";
 import { Optimizer, Schedule } from "../../src/models/optim.ts";
 import { createPrpTask } from "../../src/models/prp.ts";
 import { Trainer } from "../../src/models/trainer.ts";
@@ -128,5 +128,27 @@ describe("checkpoints", () => {
       t.task.dispose();
       t.optimizer.dispose();
     }
+  });
+});
+
+describe("train.replicas", () => {
+  const section = (kind: string, replicas?: unknown) => {
+    const task = kind === "vtdl" ? { kind, backbone: { name: "r3d" } } : kind === "tsp" ? { kind, backbone: { name: "r3d" }, classes: 4 } : { kind, backbone: { name: "r3d" } };
+    return trainSection.parse({ task, ...(replicas === undefined ? {} : { replicas }) });
+  };
+
+  it("auto (the default) is 2 for stateless tasks on 2 or more cores, else 1; a number is kept", () => {
+    assert.equal(section("prp").replicas, "auto");
+    assert.equal(replicasOf(section("prp"), 2), 2);
+    assert.equal(replicasOf(section("prp"), 16), 2);
+    assert.equal(replicasOf(section("tsp"), 2), 2);
+    assert.equal(replicasOf(section("prp"), 1), 1);
+    assert.equal(replicasOf(section("vtdl"), 2), 1);
+    assert.equal(replicasOf(section("prp", 1), 2), 1);
+    assert.equal(replicasOf(section("vtdl", 2), 1), 2);
+  });
+
+  it("anything but auto, 1 or 2 is rejected", () => {
+    for (const bad of [0, 3, 1.5, "two", null]) assert.equal(trainSection.safeParse({ task: { kind: "prp", backbone: { name: "r3d" } }, replicas: bad }).success, false, String(bad));
   });
 });

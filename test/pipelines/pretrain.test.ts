@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ClipflowError } from "../../src/core/errors.ts";
@@ -22,8 +23,12 @@ const clipflow = (...args: string[]) => spawnSync(process.execPath, [bin, ...arg
 
 let data = "";
 let work = "";
-const tiny = (steps: number) =>
-  parsePipelineSpec(prpSpec({ data: join(data, "trainlist01.txt"), steps, epochs: 10, batch: 2, backbone: "r3d", width: 0.0625, size: 32, lr: 0.05, seed: 3 }));
+/** One replica: the baseline the two-replica and auto runs are compared with. */
+const tiny = (steps: number) => {
+  const raw = prpSpec({ data: join(data, "trainlist01.txt"), steps, epochs: 10, batch: 2, backbone: "r3d", width: 0.0625, size: 32, lr: 0.05, seed: 3 }) as { train: Record<string, unknown> };
+  raw.train.replicas = 1;
+  return parsePipelineSpec(raw);
+};
 const quiet = () => undefined;
 const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, number>);
 
@@ -87,6 +92,14 @@ describe("pretrain (PRP, tiny R3D on synthetic actions)", () => {
     // One replica and two see the same data; only BatchNorm's per-half statistics differ.
     const single = lines(join(work, "straight", "metrics.jsonl")).map((m) => m.loss);
     assert.ok(Math.abs(a[0]! - single[0]!) / single[0]! < 0.05, `${a[0]} vs ${single[0]}`);
+    // the default, auto, is two replicas for PRP on this machine's cores, and says so
+    const raw = structuredClone(tiny(4)) as { train: Record<string, unknown> };
+    delete raw.train.replicas;
+    const logged: string[] = [];
+    await pretrain({ spec: parsePipelineSpec(raw), out: join(work, "replicas-auto"), workers: 0, log: (line) => logged.push(line), progress: false });
+    const expected = availableParallelism() >= 2 ? a : single;
+    assert.deepEqual(lines(join(work, "replicas-auto", "metrics.jsonl")).map((m) => m.loss), expected);
+    assert.ok(logged.some((line) => line.startsWith(`train.replicas auto: ${availableParallelism() >= 2 ? 2 : 1}`)), logged.join("\n"));
   });
 
   it("cancelling (Ctrl-C) leaves a checkpoint at the last finished step, and --resume continues from it", async () => {

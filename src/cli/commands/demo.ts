@@ -61,8 +61,6 @@ export async function run(argv: string[]): Promise<number> {
   // videos have 90 frames, and rate 8 needs 129.
   Object.assign(raw.stages[1]!, { width: 32, height: 32, crop: [32, 32], rates: [1, 2, 4] });
   raw.train.task.rates = 3;
-  // Both cores on the step: the second half of each batch runs in a replica thread (1.6× faster here).
-  (raw.train as Record<string, unknown>).replicas = 2;
   const spec = parsePipelineSpec(raw);
   await rm(out, { recursive: true, force: true });
   const { signal, dispose } = interruptSignal();

@@ -20,7 +20,8 @@ checkpoints/ (atomic; latest.json points at the newest) and report.html. Ctrl-C 
   --size S         crop size (S×S)                --seed S      run seed (data order, augmentation, initialisation)
   --workers N      decode/kernel worker threads (0 = inline; default: one per core)
   --micro-batch N  largest forward/backward chunk (gradient accumulation)
-  --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP; not VTDL's stateful step)
+  --replicas 1|2   data-parallel step: 2 runs half of each batch in a second thread (PRP, TSP; default: 2
+                   where there are 2 cores; VTDL's and CoCLR's stateful steps run as 1)
   --gvf FILE.h5    TSP: global video features (clipflow extract of a trained encoder); without it, TAC
                    (with a JSON spec: replaces the file of its gvf stage)
   --flow DIR       CoCLR: train stage 1 on flow, from a cache folder that clipflow flow printed, or "online"
