@@ -9,7 +9,7 @@ import protobuf from "protobufjs";
 export const FLOAT = 1;
 export const INT64 = 7;
 
-export type Attribute = { ints: number[] } | { int: number } | { float: number };
+export type Attribute = { ints: number[] } | { int: number } | { float: number } | { string: string };
 
 export interface OnnxNode {
   op: string;
@@ -61,6 +61,7 @@ const schema = {
             name: { type: "string", id: 1 },
             f: { type: "float", id: 2 },
             i: { type: "int64", id: 3 },
+            s: { type: "bytes", id: 4 },
             ints: { rule: "repeated", type: "int64", id: 8 },
             type: { type: "int32", id: 20 },
           },
@@ -88,11 +89,13 @@ const ModelProto = protobuf.Root.fromJSON(schema).lookupType("onnx.ModelProto");
 /** AttributeProto.AttributeType values. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
 function attribute(name: string, value: Attribute): object {
   if ("ints" in value) return { name, ints: value.ints, type: ATTR_INTS };
   if ("int" in value) return { name, i: value.int, type: ATTR_INT };
+  if ("string" in value) return { name, s: new TextEncoder().encode(value.string), type: ATTR_STRING };
   return { name, f: value.float, type: ATTR_FLOAT };
 }
 

@@ -242,6 +242,67 @@ export function gemmGraph(a: [number, number], b: [number, number], transA: bool
   };
 }
 
+/** A max pooling's geometry: input [n,t,h,w,c], window, stride and padding (implicit −∞) along t, h, w. */
+export interface PoolGeometry {
+  input: [number, number, number, number, number];
+  window: Triple;
+  stride: Triple;
+  pad: Triple;
+}
+
+export function poolOutputShape(p: PoolGeometry): [number, number, number, number, number] {
+  const [n, t, h, w, c] = p.input;
+  const o = (size: number, axis: number) => Math.floor((size + 2 * p.pad[axis]! - p.window[axis]!) / p.stride[axis]!) + 1;
+  return [n, o(t, 0), o(h, 1), o(w, 2), c];
+}
+
+function maxPoolNode(p: PoolGeometry, outputs: string[]): OnnxNode {
+  const [pt, ph, pw] = p.pad;
+  return { op: "MaxPool", inputs: ["xc"], outputs, attributes: { kernel_shape: { ints: [...p.window] }, strides: { ints: [...p.stride] }, pads: { ints: [pt, ph, pw, pt, ph, pw] } } };
+}
+
+/** y = max pooling of x (PyTorch's MaxPool3d, floor mode): NDHWC → NCDHW, MaxPool, back. */
+export function maxPoolGraph(p: PoolGeometry): OnnxGraph {
+  return {
+    nodes: [
+      { op: "Transpose", inputs: ["x"], outputs: ["xc"], attributes: TO_NCDHW },
+      maxPoolNode(p, ["yc"]),
+      { op: "Transpose", inputs: ["yc"], outputs: ["y"], attributes: TO_NDHWC },
+    ],
+    inputs: [{ name: "x", shape: [...p.input] }],
+    outputs: [{ name: "y", shape: poolOutputShape(p) }],
+  };
+}
+
+/**
+ * dx of max pooling: inputs x and dy, output dx. The pooling is run again for the index of each window's maximum (one
+ * per window, as PyTorch's), and dy is added into zeros at those indices (overlapping windows may share one).
+ */
+export function maxPoolGradientGraph(p: PoolGeometry): OnnxGraph {
+  const [n, t, h, w, c] = p.input;
+  return {
+    nodes: [
+      { op: "Transpose", inputs: ["x"], outputs: ["xc"], attributes: TO_NCDHW },
+      maxPoolNode(p, ["yc", "indices"]),
+      { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
+      { op: "Reshape", inputs: ["indices", "flat"], outputs: ["indicesFlat"] },
+      { op: "Reshape", inputs: ["dyc", "flat"], outputs: ["dyFlat"] },
+      { op: "ConstantOfShape", inputs: ["size"], outputs: ["zeros"] },
+      { op: "ScatterElements", inputs: ["zeros", "indicesFlat", "dyFlat"], outputs: ["dxFlat"], attributes: { axis: { int: 0 }, reduction: { string: "add" } } },
+      { op: "Reshape", inputs: ["dxFlat", "channelsFirst"], outputs: ["dxc"] },
+      { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
+    ],
+    inputs: [{ name: "x", shape: [...p.input] }, { name: "dy", shape: poolOutputShape(p) }],
+    outputs: [{ name: "dx", shape: [...p.input] }],
+    constants: { flat: [-1], size: [n * t * h * w * c], channelsFirst: [n, c, t, h, w] },
+  };
+}
+
+/** The cache key and graph of a max pooling's forward pass or gradient. */
+export function poolKernel(pass: "maxPool" | "maxPoolGradient", p: PoolGeometry): [string, () => OnnxGraph] {
+  return [`${pass}:${p.input.join("x")}:${p.window.join("x")}:${p.stride.join("x")}:${p.pad.join("x")}`, () => (pass === "maxPool" ? maxPoolGraph(p) : maxPoolGradientGraph(p))];
+}
+
 export type ConvPass = "forward" | "inputGradient" | "filterGradient";
 
 const graphOf: Record<ConvPass, (g: ConvGeometry) => OnnxGraph> = { forward: forwardGraph, inputGradient: inputGradientGraph, filterGradient: filterGradientGraph };

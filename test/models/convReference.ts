@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { conv3d, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
+import { conv3d, maxPool3d, maxPool3dStrided, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 export function random(shape: number[], seed: number): tf.Tensor {
@@ -123,6 +123,50 @@ export function itUpsamplesLikeTwoLayers(engine: string): void {
         r.dispose();
       });
       tf.dispose([...inputs, probe, y, ...grads]);
+      assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    });
+  }
+}
+
+/** Max pooling geometries: C3D's and R3D's window = stride pools (odd sizes: floor mode), S3D's overlapping ones. */
+const poolCases: Array<{ name: string; x: number[]; window: Triple; stride: Triple; pad: Triple }> = [
+  { name: "1×2×2 = stride (C3D's first pool)", x: [2, 3, 8, 6, 4], window: [1, 2, 2], stride: [1, 2, 2], pad: [0, 0, 0] },
+  { name: "2×2×2 = stride, odd sizes", x: [1, 5, 7, 5, 3], window: [2, 2, 2], stride: [2, 2, 2], pad: [0, 0, 0] },
+  { name: "3×3×3 stride 1 padding 1 (S3D's Inception branch)", x: [2, 4, 5, 6, 3], window: [3, 3, 3], stride: [1, 1, 1], pad: [1, 1, 1] },
+  { name: "1×3×3 stride (1,2,2) padding (0,1,1) (S3D's stem)", x: [1, 3, 9, 8, 5], window: [1, 3, 3], stride: [1, 2, 2], pad: [0, 1, 1] },
+  { name: "3×3×3 stride 2 padding 1", x: [1, 6, 7, 7, 2], window: [3, 3, 3], stride: [2, 2, 2], pad: [1, 1, 1] },
+];
+
+/**
+ * maxPool3d (window = stride) and maxPool3dStrided on the active engine against the cpu backend's tf.maxPool3d on an
+ * input padded with −∞ (PyTorch's implicit padding): the value, and the gradient, which goes to each window's maximum.
+ */
+export function itPoolsLikePyTorch(engine: string): void {
+  for (const c of poolCases) {
+    it(`max pooling ${c.name} on ${engine}: value and gradient equal the cpu backend's`, async () => {
+      const [pt, ph, pw] = c.pad;
+      await tf.setBackend("cpu");
+      const reference = tf.tidy(() => {
+        const f = (x: tf.Tensor) => tf.maxPool3d(tf.pad(x as tf.Tensor5D, [[0, 0], [pt, pt], [ph, ph], [pw, pw], [0, 0]], -3.4e38), c.window, c.stride, "valid");
+        const x = random(c.x, 31);
+        const y = f(x);
+        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), random([...y.shape], 32))))(x);
+        return [y, dx].map((r) => ({ data: r.dataSync().slice(), shape: r.shape }));
+      });
+      await tf.setBackend("wasm");
+      const before = tf.memory().numTensors;
+      const x = random(c.x, 31);
+      const same = c.pad.every((p) => p === 0) && c.window.every((k, i) => k === c.stride[i]);
+      const ours = (a: tf.Tensor) => (same ? maxPool3d(a as tf.Tensor5D, c.window) : maxPool3dStrided(a as tf.Tensor5D, c.window, c.stride, c.pad));
+      const y = tf.tidy(() => ours(x));
+      const probe = random([...y.shape], 32);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(ours(a), probe)))(x);
+      ["value", "gradient"].forEach((what, i) => {
+        const r = tf.tensor(reference[i]!.data, reference[i]!.shape);
+        assert.ok(maxAbsDiff(r, [y, dx][i]!) < 1e-6 * scaleOf(r), `${what}: ${maxAbsDiff(r, [y, dx][i]!)}`);
+        r.dispose();
+      });
+      tf.dispose([x, y, probe, dx]);
       assert.equal(tf.memory().numTensors, before, "no tensor leaks");
     });
   }

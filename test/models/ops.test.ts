@@ -3,7 +3,7 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.ts";
 import { addBias, batchNorm, batchNormTrain, conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
-import { itMatchesReference, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
+import { itMatchesReference, itPoolsLikePyTorch, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
 
 before(async () => {
   // this file checks tfjs's own kernels; test/models/ortConv.test.ts checks the ONNX Runtime path
@@ -13,6 +13,7 @@ before(async () => {
 describe("conv3d through folded conv2d", () => {
   itMatchesReference("tfjs's folded conv2d");
   itUpsamplesLikeTwoLayers("tfjs's folded conv2d");
+  itPoolsLikePyTorch("tfjs's folded conv2d");
 });
 
 describe("conv3d on data (inputGradient false)", () => {

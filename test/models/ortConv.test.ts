@@ -6,7 +6,7 @@ import { matMul } from "../../src/models/ops.ts";
 import { forwardGraph, OrtConvEngine, outputShape, type ConvGeometry } from "../../src/models/ortConv.ts";
 import { onnxModel } from "../../src/models/onnx.ts";
 import { trainSection } from "../../src/models/config.ts";
-import { itMatchesReference, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
+import { itMatchesReference, itPoolsLikePyTorch, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
 
 // onnxruntime-node is optional: without it these checks are skipped (the tfjs path is tested in ops.test.ts)
 const probe = OrtConvEngine.load(1);
@@ -22,6 +22,7 @@ describe("convolutions on ONNX Runtime", { skip: missing }, () => {
 
   itMatchesReference("ONNX Runtime");
   itUpsamplesLikeTwoLayers("ONNX Runtime");
+  itPoolsLikePyTorch("ONNX Runtime");
 
   it("matMul on ORT's GEMM (every transpose combination): value and both gradients equal tfjs's", () => {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
