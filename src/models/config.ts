@@ -169,17 +169,20 @@ export const trainSection = z.object({
   convolutions: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto"),
   /**
    * Data-parallel replicas of the step (2 = a second trainer in a worker thread, both cores busy); "auto": 2 where the
-   * machine has 2 or more cores and the task keeps no state between steps (PRP, TSP), else 1.
+   * machine has 2 or more cores and the task can run as replicas (PRP, TSP, VTDL, InfoNCE), else 1.
    */
   replicas: z.union([z.literal("auto"), z.int().min(1).max(2)]).default("auto"),
 });
 export type TrainSection = z.infer<typeof trainSection>;
 
-/** Tasks whose step keeps no state between steps (no queue, no momentum encoder), which can run as replicas. */
-const statelessTasks: ReadonlySet<TaskConfig["kind"]> = new Set(["prp", "tsp"]);
+/**
+ * Tasks that can run as replicas: no state between steps (PRP, TSP), or momentum contrast, whose replicas exchange the
+ * keys they enqueue (VTDL, InfoNCE). CoCLR's cycle (warm-up, second queues) runs as one.
+ */
+const replicableTasks: ReadonlySet<TaskConfig["kind"]> = new Set(["prp", "tsp", "vtdl", "infonce"]);
 
 /** The number of replicas `train.replicas` stands for on a machine with `cores` cores. */
 export function replicasOf(train: TrainSection, cores: number): number {
   if (train.replicas !== "auto") return train.replicas;
-  return cores >= 2 && statelessTasks.has(train.task.kind) ? 2 : 1;
+  return cores >= 2 && replicableTasks.has(train.task.kind) ? 2 : 1;
 }

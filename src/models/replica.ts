@@ -1,13 +1,14 @@
 /**
  * A trainer replica in a worker thread, for the data-parallel step (Trainer.stepWith). The replica builds its own
- * trainer from the same spec (same seed → same initial weights), so only batches, gradients and the learning rate
- * cross the thread boundary. Tasks with after-step state (queues, momentum encoders) are refused: their state would
- * diverge between replicas.
+ * trainer from the same spec (same seed → same initial weights), so only batches, gradients, the learning rate and a
+ * momentum-contrast task's keys to enqueue cross the thread boundary (its key encoder's EMA needs nothing: the weights
+ * are identical). Tasks with other per-step state (CoCLR's cycle: warm-up, second queues) are refused.
  */
 import { fileURLToPath } from "node:url";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
 import { ThreadClient } from "./threadClient.ts";
+import type { MemoryEntry } from "./task.ts";
 import type { GradientReplica, NamedArrays, ReplicaGradients } from "./trainer.ts";
 
 const entry = fileURLToPath(new URL("../workers/replicaBootstrap.mjs", import.meta.url));
@@ -24,8 +25,8 @@ export class ThreadReplica implements GradientReplica {
     return this.client.request<ReplicaGradients>({ type: "gradients", batch });
   }
 
-  apply(grads: Record<string, Float32Array>, lr: number): void {
-    this.client.post({ type: "apply", grads, lr });
+  apply(grads: Record<string, Float32Array>, lr: number, memory: MemoryEntry[]): void {
+    this.client.post({ type: "apply", grads, lr, memory });
   }
 
   async restore(state: NamedArrays): Promise<void> {

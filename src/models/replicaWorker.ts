@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { PipelineSpec } from "../core/spec.ts";
 import type { Batch } from "../core/types.ts";
 import { serveThread } from "./threadClient.ts";
+import type { MemoryEntry } from "./task.ts";
 import type { NamedArrays, Trainer } from "./trainer.ts";
 
 serveThread<Trainer>(
@@ -25,6 +26,7 @@ serveThread<Trainer>(
     handle: (trainer, message) => {
       if (message.type === "apply") {
         trainer.optimizer.lr = message.lr as number;
+        trainer.task.adoptMemory?.((message.memory as MemoryEntry[] | undefined) ?? [], []);
         const grads = Object.fromEntries(Object.entries(message.grads as Record<string, Float32Array>).map(([name, data]) => [name, tf.tensor(data, trainer.task.store.params.get(name)!.variable.shape)]));
         trainer.applyGradients(grads);
         return undefined;
@@ -37,7 +39,7 @@ serveThread<Trainer>(
       const arrays: Record<string, Float32Array> = {};
       for (const [name, grad] of Object.entries(grads)) arrays[name] = grad.dataSync() as Float32Array;
       tf.dispose(Object.values(grads));
-      return { loss, terms, grads: arrays };
+      return { loss, terms, grads: arrays, memory: trainer.task.pendingMemory?.() };
     },
     transferOf: (value) => (value === undefined ? [] : Object.values((value as { grads: Record<string, Float32Array> }).grads).map((a) => a.buffer as ArrayBuffer)),
   },

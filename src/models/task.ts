@@ -9,6 +9,13 @@ import { ClipflowError } from "../core/errors.ts";
 import type { LossTerms } from "../losses/prp.ts";
 import type { ParamStore } from "./params.ts";
 
+/** One write a step has pending for the task's memory, in plain arrays to cross threads: keys [n, d] and their labels. */
+export interface MemoryEntry {
+  keys: Float32Array;
+  shape: [number, number];
+  labels: number[];
+}
+
 export interface Task {
   readonly kind: string;
   readonly store: ParamStore;
@@ -24,6 +31,13 @@ export interface Task {
   ready?(): boolean;
   /** After each optimiser step (EMA updates, enqueueing keys); inside a tidy. */
   afterStep?(): void;
+  /**
+   * For replicas of a task with after-step memory (momentum contrast): the writes this thread's part of the step has
+   * pending, and the other replica's placed before or after them, so that every replica writes the whole batch's
+   * keys in batch order (the EMA update needs nothing: the weights are identical).
+   */
+  pendingMemory?(): MemoryEntry[];
+  adoptMemory?(before: MemoryEntry[], after: MemoryEntry[]): void;
   /** Clip features for evaluation, [N, D]; no gradient, eval-mode BN. */
   features(clips: tf.Tensor5D, protocol: "prp" | "coclr"): tf.Tensor2D;
   /**

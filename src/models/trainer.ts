@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ClipflowError } from "../core/errors.ts";
 import type { Batch } from "../core/types.ts";
 import type { Optimizer, Schedule } from "./optim.ts";
-import { splitBatch, type Task } from "./task.ts";
+import { splitBatch, type MemoryEntry, type Task } from "./task.ts";
 
 export interface StepResult {
   loss: number;
@@ -22,12 +22,15 @@ export interface ReplicaGradients {
   loss: number;
   terms: Record<string, number>;
   grads: Record<string, Float32Array>;
+  /** The memory writes of the replica's part (tasks with memory). */
+  memory?: MemoryEntry[] | undefined;
 }
 
 /** A trainer replica in another thread (see src/models/replica.ts). */
 export interface GradientReplica {
   gradients(batch: Batch): Promise<ReplicaGradients>;
-  apply(grads: Record<string, Float32Array>, lr: number): void;
+  /** The averaged gradients, the learning rate, and the memory writes of this thread's part (they go first). */
+  apply(grads: Record<string, Float32Array>, lr: number, memory: MemoryEntry[]): void;
 }
 
 export interface NamedArrays {
@@ -56,24 +59,25 @@ export class Trainer {
    * Data-parallel step over this trainer and a replica in another thread (both cores busy although wasm threads do not
    * run in Node): the replica computes the gradient of the second half of the batch while this thread computes the
    * first; the sample-weighted mean is applied here and sent to the replica, whose optimiser applies the same update,
-   * so both hold identical weights. BatchNorm statistics are per half (as with PyTorch DDP without SyncBN).
+   * so both hold identical weights. BatchNorm statistics are per half (as with PyTorch DDP without SyncBN). A task
+   * with memory (queues) swaps its pending writes with the replica's, so both write the whole batch's in order. A
+   * batch of one clip is computed here alone, and the replica still gets the update.
    */
   async stepWith(replica: GradientReplica, batch: Batch): Promise<StepResult> {
     const started = performance.now();
     const total = batch.keys.length;
-    if (total < 2) return this.step(batch);
-    const [mine, theirs] = splitBatch(batch, Math.ceil(total / 2)) as [Batch, Batch];
-    const remote = replica.gradients(theirs);
+    const [mine, theirs] = total < 2 ? [batch, undefined] : (splitBatch(batch, Math.ceil(total / 2)) as [Batch, Batch]);
+    const remote = theirs === undefined ? undefined : replica.gradients(theirs);
     const local = this.computeGradients(mine);
-    let other: ReplicaGradients;
+    let other: ReplicaGradients = { loss: 0, terms: {}, grads: {} };
     try {
-      other = await remote;
+      if (remote !== undefined) other = await remote;
     } catch (error) {
       tf.dispose(Object.values(local.grads));
       throw error;
     }
     const a = mine.keys.length / total;
-    const b = theirs.keys.length / total;
+    const b = theirs === undefined ? 0 : theirs.keys.length / total;
     const averaged: Record<string, tf.Tensor> = {};
     const arrays: Record<string, Float32Array> = {};
     for (const [name, grad] of Object.entries(local.grads)) {
@@ -84,7 +88,9 @@ export class Trainer {
     }
     const loss = a * local.loss + b * other.loss;
     this.checkFinite(loss, averaged, batch);
-    replica.apply(arrays, this.optimizer.lr);
+    const own = this.task.pendingMemory?.() ?? [];
+    this.task.adoptMemory?.([], other.memory ?? []);
+    replica.apply(arrays, this.optimizer.lr, own);
     const terms = Object.fromEntries(Object.keys(local.terms).map((name) => [name, a * local.terms[name]! + b * (other.terms[name] ?? 0)]));
     this.applyGradients(averaged);
     return { loss, terms, lr: this.optimizer.lr, stepMs: performance.now() - started, clips: total };

@@ -72,14 +72,15 @@ export async function localTrainer(spec: PipelineSpec, log?: (line: string) => v
   const replicas = replicaCount(train, factory);
   const trainer = await buildTrainer(spec, log, factory, replicas);
   if (train.replicas === "auto") {
-    const why = factory !== undefined ? "a task written in code" : availableParallelism() < 2 ? "one core" : replicas > 1 ? `${train.task.kind} keeps no state between steps` : `${train.task.kind} keeps state between steps`;
+    const why = factory !== undefined ? "a task written in code" : availableParallelism() < 2 ? "one core" : replicas > 1 ? `${availableParallelism()} cores` : `${train.task.kind} keeps state replicas cannot share`;
     log?.(`train.replicas auto: ${replicas} (${why})`);
   }
   let replica: ThreadReplica | undefined;
   try {
     if (replicas > 1) {
-      if (factory !== undefined || trainer.task.afterStep !== undefined) {
-        throw new ClipflowError("ConfigError", `train.replicas: ${trainer.task.kind} keeps per-step state (or is written in code); run it with one replica`, { field: "train.replicas" });
+      const { task } = trainer;
+      if (factory !== undefined || task.ready !== undefined || (task.afterStep !== undefined && task.adoptMemory === undefined)) {
+        throw new ClipflowError("ConfigError", `train.replicas: ${task.kind} keeps per-step state replicas cannot share (or is written in code); run it with one replica`, { field: "train.replicas" });
       }
       replica = await ThreadReplica.start(spec);
     }

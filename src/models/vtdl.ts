@@ -18,7 +18,7 @@ import type { InfonceTaskConfig, VtdlTaskConfig } from "./config.ts";
 import { mlpProjectionHead, projectionHead } from "./heads.ts";
 import { ParamStore } from "./params.ts";
 import { clipFeatures } from "./prp.ts";
-import { targetData, viewTensor, type Task } from "./task.ts";
+import { targetData, viewTensor, type MemoryEntry, type Task } from "./task.ts";
 
 /** Backbone → projection head (linear or MLP) → L2: the query and key encoders of the contrastive tasks. */
 export function contrastEncoder(store: ParamStore, config: Pick<VtdlTaskConfig, "backbone" | "projection" | "hidden" | "dim">) {
@@ -88,6 +88,12 @@ function momentumContrast(config: VtdlTaskConfig | InfonceTaskConfig, rng: Rng, 
       pending.push({ keys: tf.keep(k), labels: [] });
       const negative = roles.negative === undefined ? undefined : query.embed(viewTensor(batch, roles.negative), true);
       return infoNce({ query: q, key: k, queue: queued, temperature: config.temperature, ...(negative === undefined ? {} : { negative }) });
+    },
+    pendingMemory: () => pending.map((entry) => ({ keys: Float32Array.from(entry.keys.dataSync()), shape: [entry.keys.shape[0], entry.keys.shape[1]], labels: Array.from(entry.labels) })),
+    adoptMemory(before: MemoryEntry[], after: MemoryEntry[]) {
+      const held = (entry: MemoryEntry) => ({ keys: tf.tensor2d(entry.keys, entry.shape), labels: entry.labels });
+      pending.unshift(...before.map(held));
+      pending.push(...after.map(held));
     },
     afterStep() {
       momentumUpdate(keyStore, store, config.momentum);

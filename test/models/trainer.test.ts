@@ -133,17 +133,19 @@ describe("checkpoints", () => {
 
 describe("train.replicas", () => {
   const section = (kind: string, replicas?: unknown) => {
-    const task = kind === "vtdl" ? { kind, backbone: { name: "r3d" } } : kind === "tsp" ? { kind, backbone: { name: "r3d" }, classes: 4 } : { kind, backbone: { name: "r3d" } };
+    const task = kind === "custom" ? { kind, name: "mine" } : kind === "tsp" ? { kind, backbone: { name: "r3d" }, classes: 4 } : { kind, backbone: { name: "r3d" } };
     return trainSection.parse({ task, ...(replicas === undefined ? {} : { replicas }) });
   };
 
-  it("auto (the default) is 2 for stateless tasks on 2 or more cores, else 1; a number is kept", () => {
+  it("auto (the default) is 2 for tasks that can run as replicas on 2 or more cores, else 1; a number is kept", () => {
     assert.equal(section("prp").replicas, "auto");
     assert.equal(replicasOf(section("prp"), 2), 2);
     assert.equal(replicasOf(section("prp"), 16), 2);
     assert.equal(replicasOf(section("tsp"), 2), 2);
+    assert.equal(replicasOf(section("vtdl"), 2), 2);
+    assert.equal(replicasOf(section("infonce"), 2), 2);
     assert.equal(replicasOf(section("prp"), 1), 1);
-    assert.equal(replicasOf(section("vtdl"), 2), 1);
+    assert.equal(replicasOf(section("custom"), 2), 1);
     assert.equal(replicasOf(section("prp", 1), 2), 1);
     assert.equal(replicasOf(section("vtdl", 2), 1), 2);
   });

@@ -18,6 +18,7 @@ import { evaluate } from "../../src/pipelines/evaluate.ts";
 import { clipGeometry, normalizationOf } from "../../src/pipelines/features.ts";
 import { flowCacheParams } from "../../src/io/flowStore.ts";
 import { buildTrainer } from "../../src/models/trainerHandle.ts";
+import { replicasOf, trainSection } from "../../src/models/config.ts";
 import { pretrain } from "../../src/pipelines/pretrain.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../../src/core/types.ts";
@@ -148,6 +149,13 @@ describe("CoCLR co-training cycles", () => {
     assert.throws(() => flowCacheParams(noFlow), (e: unknown) => e instanceof ClipflowError && e.tag === "MissingFile" && /no complete entry/.test(e.message));
     assert.throws(() => flowCacheParams(join(noFlow, "absent")), (e: unknown) => e instanceof ClipflowError && e.tag === "MissingFile" && /cannot be read/.test(e.message));
     assert.equal(flowCacheParams(cacheDir).shortSide, 32);
+  });
+
+  it("a cycle runs as one replica: auto picks 1, and 2 is refused (its warm-up and second queues are not shared)", async () => {
+    const cycle = spec({ steps: 1, flow: cacheDir, cycle: "rgb", init: join(work, "rgb1"), sampler: join(work, "flow1") });
+    assert.equal(replicasOf(trainSection.parse(cycle.train), 2), 1);
+    const two = parsePipelineSpec({ ...cycle, train: { ...(cycle.train as object), replicas: 2 } });
+    await assert.rejects(pretrain({ spec: two, out: join(work, "cycle-replicas"), workers: 0, log: quiet, progress: false }), (e: unknown) => e instanceof ClipflowError && e.field === "train.replicas");
   });
 
   it("no tensor leaks: the count is stable from step to step once the optimiser's state exists", async () => {
