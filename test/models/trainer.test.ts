@@ -67,6 +67,26 @@ describe("train step (PRP, tiny R3D)", () => {
     trainer.optimizer.dispose();
   });
 
+  it("a one-clip batch with a replica is computed here and its update still sent to the replica", async () => {
+    const trainer = makeTrainer(6);
+    const alone = makeTrainer(6);
+    const applied: Array<{ names: string[]; lr: number }> = [];
+    const replica = {
+      gradients: () => Promise.reject(new Error("a one-clip batch is not split")),
+      apply: (grads: Record<string, Float32Array>, lr: number) => void applied.push({ names: Object.keys(grads), lr }),
+    };
+    const batch = prpBatch(1, 7);
+    const result = await trainer.stepWith(replica, batch);
+    assert.equal(result.loss, alone.step(batch).loss);
+    assert.equal(applied.length, 1);
+    assert.deepEqual(applied[0]!.names.sort(), [...trainer.task.store.params.keys()].sort());
+    assert.equal(applied[0]!.lr, trainer.optimizer.lr);
+    for (const t of [trainer, alone]) {
+      t.task.dispose();
+      t.optimizer.dispose();
+    }
+  });
+
   it("micro-batches of 2 give the gradient of the whole batch (BN aside: same first-step loss)", () => {
     const whole = makeTrainer(5);
     const split = makeTrainer(5, 2);
