@@ -49,10 +49,13 @@ export interface ConvGeometry {
   pad: Triple;
 }
 
+/** Output sizes along t, h, w of a window sliding over [n,t,h,w,·] (PyTorch's floor mode). */
+function windowed(input: readonly number[], window: Triple, stride: Triple, pad: Triple): Triple {
+  return [1, 2, 3].map((axis) => Math.floor((input[axis]! + 2 * pad[axis - 1]! - window[axis - 1]!) / stride[axis - 1]!) + 1) as Triple;
+}
+
 export function outputShape(g: ConvGeometry): [number, number, number, number, number] {
-  const [n, t, h, w] = g.input;
-  const o = (size: number, axis: number) => Math.floor((size + 2 * g.pad[axis]! - g.kernel[axis]!) / g.stride[axis]!) + 1;
-  return [n, o(t, 0), o(h, 1), o(w, 2), g.cout];
+  return [g.input[0], ...windowed(g.input, g.kernel, g.stride, g.pad), g.cout];
 }
 
 const TO_NCDHW = { perm: { ints: [0, 4, 1, 2, 3] } };
@@ -120,26 +123,7 @@ export function inputGradientGraph(g: ConvGeometry): OnnxGraph {
       constants: { rowsOut: [n * t * h * w, g.cout], filter2: [cin, g.cout], inShape: [...g.input] },
     };
   }
-  const padsFit = g.kernel.every((k, i) => k - 1 - g.pad[i]! >= 0);
-  const flippable = g.stride.every((s) => s === 1) && padsFit;
-  if (flippable) {
-    const [kt, kh, kw] = g.kernel;
-    const [pt, ph, pw] = g.pad.map((p, i) => g.kernel[i]! - 1 - p) as Triple;
-    return {
-      nodes: [
-        { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
-        // [kh,kw,kt,cin,cout] → [cin,cout,kt,kh,kw], then reversed along kt, kh, kw
-        { op: "Transpose", inputs: ["w"], outputs: ["wt"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
-        { op: "Slice", inputs: ["wt", "flipStarts", "flipEnds", "flipAxes", "flipSteps"], outputs: ["wf"] },
-        { op: "Conv", inputs: ["dyc", "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [pt, ph, pw, pt, ph, pw] } } },
-        { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
-      ],
-      inputs,
-      outputs,
-      constants: { flipStarts: [-1, -1, -1], flipEnds: [-(kt + 1), -(kh + 1), -(kw + 1)], flipAxes: [2, 3, 4], flipSteps: [-1, -1, -1] },
-    };
-  }
-  if (padsFit && g.stride[0]! * g.stride[1]! * g.stride[2]! <= 2) return dilatedInputGradientGraph(g);
+  if (g.kernel.every((k, i) => k - 1 - g.pad[i]! >= 0) && g.stride[0]! * g.stride[1]! * g.stride[2]! <= 2) return flippedInputGradientGraph(g);
   // ConvTranspose's output is (o − 1)·s − 2p + k + output_padding along each axis; the padding restores t, h, w.
   const extra = [t, h, w].map((size, i) => size - ((out[i + 1]! - 1) * g.stride[i]! - 2 * g.pad[i]! + g.kernel[i]!));
   return {
@@ -155,12 +139,13 @@ export function inputGradientGraph(g: ConvGeometry): OnnxGraph {
 }
 
 /**
- * Strided dx as a Conv: dy spread with s − 1 zeros between its elements (to (o − 1)·s + 1 along each axis), padded by
- * k − 1 − p before and what restores the input size after, and correlated with the flipped filter. It computes
- * s_t·s_h·s_w times the products ConvTranspose does but runs ORT's faster Conv: with one axis strided by 2 (S3D's and
- * R(2+1)D's temporal downsampling) 2.2–2.6× faster than ConvTranspose; with strided spatial axes 1.5–4× slower.
+ * dx as a forward Conv of dy with the filter flipped in space and in/out swapped, padded by k − 1 − p before and by
+ * what restores the input size after. A strided layer's dy is first spread with s − 1 zeros between its elements (to
+ * (o − 1)·s + 1 along each axis): s_t·s_h·s_w times the products ConvTranspose computes, but ORT's Conv is faster.
+ * With one axis strided by 2 (S3D's and R(2+1)D's temporal downsampling) that was 2.2–2.6× faster than ConvTranspose;
+ * with strided spatial axes 1.5–4× slower, so those keep ConvTranspose.
  */
-export function dilatedInputGradientGraph(g: ConvGeometry): OnnxGraph {
+export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
   const [n, t, h, w, cin] = g.input;
   const out = outputShape(g);
   const [, to, ho, wo, cout] = out;
@@ -169,32 +154,27 @@ export function dilatedInputGradientGraph(g: ConvGeometry): OnnxGraph {
   const spread = [to, ho, wo].map((o, i) => (o - 1) * g.stride[i]! + 1);
   const before = g.kernel.map((k, i) => k - 1 - g.pad[i]!);
   const after = [t, h, w].map((size, i) => size + g.kernel[i]! - 1 - before[i]! - spread[i]!);
-  return {
-    nodes: [
-      { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
+  const strided = st * sh * sw > 1;
+  const constants: Record<string, number[]> = { axes: [2, 3, 4], flipStarts: [-1, -1, -1], flipEnds: [-(kt + 1), -(kh + 1), -(kw + 1)], flipSteps: [-1, -1, -1] };
+  const nodes: OnnxNode[] = [{ op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW }];
+  if (strided) {
+    // [n,c,to,1,ho,1,wo,1] padded to [n,c,to,st,ho,sh,wo,sw], merged, and cut after the last element of dy
+    Object.assign(constants, { gaps: [n, cout, to, 1, ho, 1, wo, 1], gapPads: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, st - 1, 0, sh - 1, 0, sw - 1], dilated: [n, cout, to * st, ho * sh, wo * sw], zero3: [0, 0, 0], spread });
+    nodes.push(
       { op: "Reshape", inputs: ["dyc", "gaps"], outputs: ["dy8"] },
       { op: "Pad", inputs: ["dy8", "gapPads"], outputs: ["dy8p"] },
       { op: "Reshape", inputs: ["dy8p", "dilated"], outputs: ["dyd"] },
       { op: "Slice", inputs: ["dyd", "zero3", "spread", "axes"], outputs: ["dys"] },
-      { op: "Transpose", inputs: ["w"], outputs: ["wt"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
-      { op: "Slice", inputs: ["wt", "flipStarts", "flipEnds", "axes", "flipSteps"], outputs: ["wf"] },
-      { op: "Conv", inputs: ["dys", "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [...before, ...after] } } },
-      { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
-    ],
-    inputs: [{ name: "dy", shape: out }, { name: "w", shape: [kh, kw, kt, cin, cout] }],
-    outputs: [{ name: "dx", shape: [...g.input] }],
-    constants: {
-      gaps: [n, cout, to, 1, ho, 1, wo, 1],
-      gapPads: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, st - 1, 0, sh - 1, 0, sw - 1],
-      dilated: [n, cout, to * st, ho * sh, wo * sw],
-      zero3: [0, 0, 0],
-      spread,
-      axes: [2, 3, 4],
-      flipStarts: [-1, -1, -1],
-      flipEnds: [-(kt + 1), -(kh + 1), -(kw + 1)],
-      flipSteps: [-1, -1, -1],
-    },
-  };
+    );
+  }
+  nodes.push(
+    // [kh,kw,kt,cin,cout] → [cin,cout,kt,kh,kw], then reversed along kt, kh, kw
+    { op: "Transpose", inputs: ["w"], outputs: ["wt"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
+    { op: "Slice", inputs: ["wt", "flipStarts", "flipEnds", "axes", "flipSteps"], outputs: ["wf"] },
+    { op: "Conv", inputs: [strided ? "dys" : "dyc", "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [...before, ...after] } } },
+    { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
+  );
+  return { nodes, inputs: [{ name: "dy", shape: out }, { name: "w", shape: [kh, kw, kt, cin, cout] }], outputs: [{ name: "dx", shape: [...g.input] }], constants };
 }
 
 /**
@@ -297,9 +277,7 @@ export interface PoolGeometry {
 }
 
 export function poolOutputShape(p: PoolGeometry): [number, number, number, number, number] {
-  const [n, t, h, w, c] = p.input;
-  const o = (size: number, axis: number) => Math.floor((size + 2 * p.pad[axis]! - p.window[axis]!) / p.stride[axis]!) + 1;
-  return [n, o(t, 0), o(h, 1), o(w, 2), c];
+  return [p.input[0], ...windowed(p.input, p.window, p.stride, p.pad), p.input[4]];
 }
 
 function maxPoolNode(p: PoolGeometry, outputs: string[]): OnnxNode {
