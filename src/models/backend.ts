@@ -105,7 +105,7 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
 }
 
 function describe(choice: BackendChoice): string {
-  return `${choice.name}${choice.ort === undefined ? "" : ` + ONNX Runtime convolutions (${choice.ort.threads} threads)`} (${choice.reasons.join("; ")})`;
+  return `${choice.name}${choice.ort === undefined ? "" : ` + ONNX Runtime convolutions (${threadCount(choice.ort.threads)})`} (${choice.reasons.join("; ")})`;
 }
 
 /** Where convolutions run on a backend; an explicit "onnxruntime" that cannot load is an error, "auto" falls back. */
@@ -114,7 +114,7 @@ function convolutionEngine(backend: BackendChoice["name"], asked: ConvolutionEng
   if (backend === "tensorflow") return done(undefined, "TensorFlow's native conv3d");
   if (asked === "tfjs") return done(undefined, `tfjs ${backend} kernels (asked for)`);
   const engine = OrtConvEngine.load(threads ?? availableParallelism());
-  if (typeof engine !== "string") return done(engine, `onnxruntime-node (MLAS, ${engine.threads} threads)`);
+  if (typeof engine !== "string") return done(engine, `onnxruntime-node (MLAS, ${threadCount(engine.threads)})`);
   if (asked === "onnxruntime") throw new ClipflowError("ConfigError", `train.convolutions: onnxruntime-node is not usable (${engine}); install it with \`npm install onnxruntime-node\` or set "convolutions": "auto"`, { field: "train.convolutions" });
   return done(undefined, `tfjs ${backend} kernels (onnxruntime-node: ${engine})`);
 }
@@ -147,4 +147,8 @@ function shareIdentityOnWasm(): void {
 export function activeBackend(): BackendChoice {
   if (current === undefined) throw new ClipflowError("ConfigError", "selectBackend() has not run yet", { field: "backend" });
   return current;
+}
+
+function threadCount(threads: number): string {
+  return `${threads} thread${threads === 1 ? "" : "s"}`;
 }
