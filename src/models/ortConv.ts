@@ -300,7 +300,9 @@ export function maxPoolGraph(p: PoolGeometry): OnnxGraph {
 
 /**
  * dx of max pooling: inputs x and dy, output dx. The pooling is run again for the index of each window's maximum (one
- * per window, as PyTorch's), and dy is added into zeros at those indices (overlapping windows may share one).
+ * per window, as PyTorch's), and dy is added into zeros at those indices (overlapping windows may share one). Most of
+ * the time is MaxPool's Indices output (5 ms for an S3D pool that takes 0.6 ms without it); adding dy in JavaScript
+ * instead of ScatterElements was measured no faster.
  */
 export function maxPoolGradientGraph(p: PoolGeometry): OnnxGraph {
   const [n, t, h, w, c] = p.input;
