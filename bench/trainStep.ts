@@ -1,6 +1,6 @@
 /**
  * Train-step benchmark (issue 5): PRP's full step (encoder + rate head + decoder, weighted MSE + 0.1·CE, SGD update)
- * at batch 8 and 16×112×112, C3D-BN and R(2+1)D-10, width 1.0 and 0.25; ms per clip and peak RSS for clipflow (wasm
+ * at batch 8 and 16×112×112, C3D-BN, R(2+1)D-10 and R3D-10 (ONNX Runtime rows), width 1.0 and 0.25; ms per clip and peak RSS for clipflow (wasm
  * backend, micro-batches to stay under the 4 GB wasm heap) and for PyTorch CPU with 2 threads on the same
  * architecture (bench/peers/prp_train_step.py, Debian's python3-torch), measured in the same run, one after the other.
  * Goal: within 1.5× of PyTorch.
@@ -53,8 +53,9 @@ function peer(backbone: string, width: number): { ms_per_clip: number; peak_rss_
 }
 
 type Engine = "onnxruntime" | "tfjs";
+type Backbone = "c3d" | "r3d" | "r2plus1d";
 
-async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: number, replicas: number, convolutions: Engine): Promise<number> {
+async function ours(backbone: Backbone, width: number, microBatch: number, replicas: number, convolutions: Engine): Promise<number> {
   const spec = parsePipelineSpec({
     stages: [{ stage: "videos", data: "unused" }],
     train: { task: { kind: "prp", backbone: { name: backbone, width } }, optimizer: { groups: { final: 10 } }, microBatch, replicas, convolutions },
@@ -76,7 +77,7 @@ async function ours(backbone: "c3d" | "r2plus1d", width: number, microBatch: num
 const one = process.argv.indexOf("--one");
 if (one >= 0) {
   const [backbone, width, micro, replicas, convolutions] = process.argv.slice(one + 1, one + 6);
-  const msClip = await ours(backbone as "c3d" | "r2plus1d", Number(width), Number(micro), Number(replicas), (convolutions ?? "tfjs") as Engine);
+  const msClip = await ours(backbone as Backbone, Number(width), Number(micro), Number(replicas), (convolutions ?? "tfjs") as Engine);
   console.log(JSON.stringify({ msClip, rssMb: process.memoryUsage().rss / 2 ** 20 }));
   process.exit(0);
 }
@@ -87,13 +88,13 @@ const { OrtConvEngine } = await import("../src/models/ortConv.ts");
 const ort = OrtConvEngine.load();
 const withOrt = typeof ort !== "string";
 if (!withOrt) console.log(`onnxruntime-node: ${ort}; the ONNX Runtime rows are skipped`);
-const configs: Array<["c3d" | "r2plus1d", number, number, number, Engine]> = [
-  ...(withOrt ? ([["r2plus1d", 0.25, 2, 2, "onnxruntime"], ["c3d", 0.25, 2, 2, "onnxruntime"]] as const) : []),
-  ...(withOrt && !quick ? ([["r2plus1d", 0.25, 4, 1, "onnxruntime"], ["c3d", 0.25, 4, 1, "onnxruntime"], ["r2plus1d", 1, 1, 2, "onnxruntime"], ["c3d", 1, 1, 2, "onnxruntime"]] as const) : []),
+const configs: Array<[Backbone, number, number, number, Engine]> = [
+  ...(withOrt ? ([["r2plus1d", 0.25, 2, 2, "onnxruntime"], ["c3d", 0.25, 2, 2, "onnxruntime"], ["r3d", 0.25, 2, 2, "onnxruntime"]] as const) : []),
+  ...(withOrt && !quick ? ([["r2plus1d", 0.25, 4, 1, "onnxruntime"], ["c3d", 0.25, 4, 1, "onnxruntime"], ["r2plus1d", 1, 1, 2, "onnxruntime"], ["c3d", 1, 1, 2, "onnxruntime"], ["r3d", 1, 1, 2, "onnxruntime"]] as const) : []),
   ...(quick
     ? ([["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"]] as const)
     : ([["r2plus1d", 0.25, 1, 1, "tfjs"], ["r2plus1d", 0.25, 1, 2, "tfjs"], ["c3d", 0.25, 1, 1, "tfjs"], ["c3d", 0.25, 1, 2, "tfjs"], ["r2plus1d", 1, 1, 2, "tfjs"], ["c3d", 1, 1, 2, "tfjs"]] as const)),
-].map((c) => [...c] as ["c3d" | "r2plus1d", number, number, number, Engine]);
+].map((c) => [...c] as [Backbone, number, number, number, Engine]);
 const peers = new Map<string, ReturnType<typeof peer>>();
 for (const [backbone, width, micro, replicas, convolutions] of configs) {
   const child = spawnSync(process.execPath, ["--import", "tsx", import.meta.filename, "--one", backbone, String(width), String(micro), String(replicas), convolutions], { encoding: "utf8", maxBuffer: 1 << 26 });

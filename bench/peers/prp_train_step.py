@@ -1,5 +1,5 @@
 """PyTorch peer for bench/trainStep.ts: PRP's train step (encoder + rate head + decoder, weighted MSE + 0.1 CE, SGD)
-on the same architectures as clipflow (C3D-BN; R(2+1)D-10 with per-conv middle widths and torchvision's stem), at the
+on the same architectures as clipflow (C3D-BN; R3D-10; R(2+1)D-10 with per-conv middle widths and torchvision's stem), at the
 same width multiplier, batch and clip size. CPU, 2 threads (OpenBLAS/oneDNN as Debian ships them).
 
 Usage: /usr/bin/python3 bench/peers/prp_train_step.py BACKBONE WIDTH BATCH SIZE STEPS  → one JSON line
@@ -54,11 +54,15 @@ class Conv21(nn.Module):
         return self.temporal(F.relu(self.bn(self.spatial(x))))
 
 
+def conv3(cin, cout, s):
+    return nn.Conv3d(cin, cout, 3, s, 1, bias=False)
+
+
 class Block(nn.Module):
-    def __init__(self, cin, cout, s):
+    def __init__(self, cin, cout, s, conv=Conv21):
         super().__init__()
-        self.c1, self.b1 = Conv21(cin, cout, s), nn.BatchNorm3d(cout)
-        self.c2, self.b2 = Conv21(cout, cout, 1), nn.BatchNorm3d(cout)
+        self.c1, self.b1 = conv(cin, cout, s), nn.BatchNorm3d(cout)
+        self.c2, self.b2 = conv(cout, cout, 1), nn.BatchNorm3d(cout)
         self.down = None if s == 1 and cin == cout else nn.Sequential(nn.Conv3d(cin, cout, 1, s, bias=False), nn.BatchNorm3d(cout))
 
     def forward(self, x):
@@ -67,13 +71,18 @@ class Block(nn.Module):
 
 
 class R21D(nn.Module):
-    def __init__(self, width):
+    """R(2+1)D-10, or with `full3d` R3D-10 (3×7×7 stem, 3×3×3 convolutions in the blocks)."""
+
+    def __init__(self, width, full3d=False):
         super().__init__()
         c = lambda n: w(n, width)
-        layers = [cbr(3, c(45), (1, 7, 7), (1, 2, 2), (0, 3, 3)), cbr(c(45), c(64), (3, 1, 1), 1, (1, 0, 0))]
+        if full3d:
+            layers = [cbr(3, c(64), (3, 7, 7), (1, 2, 2), (1, 3, 3))]
+        else:
+            layers = [cbr(3, c(45), (1, 7, 7), (1, 2, 2), (0, 3, 3)), cbr(c(45), c(64), (3, 1, 1), 1, (1, 0, 0))]
         cin = c(64)
         for i, n in enumerate([64, 128, 256, 512]):
-            layers.append(Block(cin, c(n), 1 if i == 0 else 2))
+            layers.append(Block(cin, c(n), 1 if i == 0 else 2, conv3 if full3d else Conv21))
             cin = c(n)
         self.net = nn.Sequential(*layers)
         self.channels = c(512)
@@ -85,7 +94,7 @@ class R21D(nn.Module):
 class PRP(nn.Module):
     def __init__(self, backbone, width):
         super().__init__()
-        self.encoder = C3D(width) if backbone == "c3d" else R21D(width)
+        self.encoder = C3D(width) if backbone == "c3d" else R21D(width, full3d=backbone == "r3d")
         c = self.encoder.channels
         self.cls_conv = cbr(c, c)
         self.fc = nn.Linear(c, 4)

@@ -11,7 +11,8 @@
  *   the same Conv on dy spread with zeros; other strided layers use ConvTranspose with the output padding that
  *   restores the input size;
  * - filter gradient: one GEMM per tap over the output positions (see filterGradientGraph; faster than the "batch and
- *   channels swapped" Conv whose kernel is the whole of dy: 638 vs 789 ms on four C3D layers).
+ *   channels swapped" Conv whose kernel is the whole of dy: 638 vs 789 ms on four C3D layers), except on the strided
+ *   stems (3 input channels), where that Conv is faster;
  * A 1×1×1 convolution at stride 1 is a plain MatMul in all three. `gemmGraph` serves large 2D products (ops.ts matMul).
  *
  * Tensors cross without copies on wasm: ORT reads its inputs from, and writes its output into, the wasm heap (the
@@ -178,6 +179,33 @@ export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
 }
 
 /**
+ * dw of a layer with few input channels (a backbone's first, on RGB): one Conv in which the batch and channel axes swap
+ * roles, x as [cin, n, t, h, w] correlated with dy as the filter [cout, n, t', h', w'] dilated by the stride, cut to the
+ * kernel's size. With 3 input channels the per-tap GEMMs have 3 rows: this was 2.3× faster on the strided 3×7×7 and
+ * 1×7×7 stems (152 → 67, 51 → 28 ms, batch 2, one thread; R3D's step at width 1/4: 463 → 414 ms/clip). On C3D's first
+ * layer (stride 1) it was faster alone (111 → 88 ms) but slowed the step (462 → 533 ms/clip), so stride-1 layers keep
+ * the per-tap GEMMs; with 16 input channels it is slower alone too.
+ */
+export function swappedFilterGradientGraph(g: ConvGeometry): OnnxGraph {
+  const out = outputShape(g);
+  const [kt, kh, kw] = g.kernel;
+  const channelsFirst = { perm: { ints: [4, 0, 1, 2, 3] } };
+  return {
+    nodes: [
+      { op: "Transpose", inputs: ["x"], outputs: ["xs"], attributes: channelsFirst },
+      { op: "Transpose", inputs: ["dy"], outputs: ["dys"], attributes: channelsFirst },
+      { op: "Conv", inputs: ["xs", "dys"], outputs: ["full"], attributes: { kernel_shape: { ints: out.slice(1, 4) }, dilations: { ints: [...g.stride] }, pads: { ints: [...g.pad, ...g.pad] } } },
+      // [cin, cout, ≥kt, ≥kh, ≥kw] (a stride that does not divide the padded size leaves extra positions) → the kernel
+      { op: "Slice", inputs: ["full", "zeros", "kernel", "axes"], outputs: ["cut"] },
+      { op: "Transpose", inputs: ["cut"], outputs: ["dw"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
+    ],
+    inputs: [{ name: "x", shape: [...g.input] }, { name: "dy", shape: out }],
+    outputs: [{ name: "dw", shape: [kh, kw, kt, g.input[4], g.cout] }],
+    constants: { zeros: [0, 0, 0], kernel: [kt, kh, kw], axes: [2, 3, 4] },
+  };
+}
+
+/**
  * dw = ∂L/∂w: inputs x [n,t,h,w,cin], dy; output dw [kh,kw,kt,cin,cout]. One GEMM per tap over the output positions,
  * stacked in the filter's order (kh outermost, then kw, then kt): the tap's shifted (strided) slice of the padded input
  * [cin, P] × dy [P, cout]; or, at stride 1 when cout < cin, the tap's shifted slice of dy padded by k − 1 [cout, Q]
@@ -185,8 +213,10 @@ export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
  * taken channel-first, where each copies whole rows: ORT's Slice of a channel-last tensor with 3–16 channels copies a
  * few floats at a time (1.9 s for one layer). Folding all taps into one wide GEMM was faster alone but needs a
  * taps-times copy of the sliced operand, and allocating it every step cost more than it saved inside a train step.
+ * Strided layers on data (at most 4 input channels: the stems) use swappedFilterGradientGraph instead.
  */
 export function filterGradientGraph(g: ConvGeometry): OnnxGraph {
+  if (g.input[4] <= 4 && g.stride.some((s) => s > 1)) return swappedFilterGradientGraph(g);
   const [n, t, h, w, cin] = g.input;
   const out = outputShape(g);
   const [, to, ho, wo] = out;
