@@ -106,7 +106,9 @@ for (const [backbone, width, micro, replicas, convolutions] of configs) {
   const label = `${backbone.padEnd(9)} width ${String(width).padEnd(4)} ${convolutions === "onnxruntime" ? "ort " : "tfjs"} micro-batch ${micro} replicas ${replicas}`;
   const theirs = torch === undefined ? "PyTorch: unavailable (needs /usr/bin/python3 with torch)" : `PyTorch ${torch.ms_per_clip.toFixed(0)} ms/clip, peak ${torch.peak_rss_mb.toFixed(0)} MB`;
   if (mine === undefined) {
-    const reason = /memory access out of bounds|Out of memory/i.test(child.stderr) ? "does not fit the 4 GB wasm heap" : `failed (${child.stderr.trim().split("\n").at(-1) ?? ""})`;
+    // tfjs-wasm aborts without a message when its 4 GB heap cannot grow further
+    const full = /memory access out of bounds|Out of memory|RuntimeError: Aborted\(\)/i.test(child.stderr);
+    const reason = full ? "does not fit the 4 GB wasm heap" : `failed (${child.stderr.split("\n").find((line) => /Error/.test(line))?.trim() ?? `exit ${child.status}`})`;
     console.log(`${label}: clipflow ${reason}; ${theirs}`);
     continue;
   }
