@@ -181,8 +181,13 @@ export type TrainSection = z.infer<typeof trainSection>;
  */
 const replicableTasks: ReadonlySet<TaskConfig["kind"]> = new Set(["prp", "tsp", "vtdl", "infonce"]);
 
+/** Whether a task of this kind can run as replicas (see replicableTasks). */
+export function replicable(kind: TaskConfig["kind"]): boolean {
+  return replicableTasks.has(kind);
+}
+
 /** The number of replicas `train.replicas` stands for on a machine with `cores` cores. */
 export function replicasOf(train: TrainSection, cores: number): number {
   if (train.replicas !== "auto") return train.replicas;
-  return cores >= 2 && replicableTasks.has(train.task.kind) ? 2 : 1;
+  return cores >= 2 && replicable(train.task.kind) ? 2 : 1;
 }

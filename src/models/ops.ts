@@ -354,12 +354,20 @@ export function convTranspose3dStride2(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tenso
   return depthToSpace2(matMul(x.reshape([n * t * h * wd, cin]), wm), n, t, h, wd, cout);
 }
 
+let tapMap: Float32Array | undefined;
+
 /**
- * The 216 × 216 0/1 matrix that places the products of the 8 sub-positions a of an upsampled voxel with the 27 taps d
- * of a 3×3×3 filter onto the coarse taps δ and output parities p: along each axis the fine offset p + (d − 1) lands on
- * sub-position a of coarse neighbour δ − 1 where p + d + 1 = 2δ + a. Rows (δh,δw,δt,pt,ph,pw), columns (at,ah,aw,dh,dw,dt).
+ * The 216 × 216 0/1 matrix (its values built once) that places the products of the 8 sub-positions a of an upsampled
+ * voxel with the 27 taps d of a 3×3×3 filter onto the coarse taps δ and output parities p: along each axis the fine
+ * offset p + (d − 1) lands on sub-position a of coarse neighbour δ − 1 where p + d + 1 = 2δ + a. Rows
+ * (δh,δw,δt,pt,ph,pw), columns (at,ah,aw,dh,dw,dt).
  */
 function upsampleTapMap(): tf.Tensor2D {
+  tapMap ??= buildTapMap();
+  return tf.tensor2d(tapMap, [216, 216]);
+}
+
+function buildTapMap(): Float32Array {
   const map = new Float32Array(216 * 216);
   const triples = (size: number) => Array.from({ length: size ** 3 }, (_, i) => [Math.floor(i / size ** 2), Math.floor(i / size) % size, i % size]);
   for (const [pt, ph, pw] of triples(2)) {
@@ -370,7 +378,7 @@ function upsampleTapMap(): tf.Tensor2D {
       map[row * 216 + col] = 1;
     }
   }
-  return tf.tensor2d(map, [216, 216]);
+  return map;
 }
 
 /** Multiply-adds of composing the filters in upsampleConv3d (the product and the tap map). */

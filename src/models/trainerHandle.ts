@@ -15,7 +15,7 @@ import type { Batch } from "../core/types.ts";
 import { ClipflowError } from "../core/errors.ts";
 import { rngFor } from "../core/rng.ts";
 import { selectBackend } from "./backend.ts";
-import { replicasOf, trainSection, type TrainSection } from "./config.ts";
+import { replicable, replicasOf, trainSection, type TrainSection } from "./config.ts";
 import { Optimizer, Schedule } from "./optim.ts";
 import { ThreadReplica } from "./replica.ts";
 import { createTask, type TaskFactory } from "./tasks.ts";
@@ -78,9 +78,8 @@ export async function localTrainer(spec: PipelineSpec, log?: (line: string) => v
   let replica: ThreadReplica | undefined;
   try {
     if (replicas > 1) {
-      const { task } = trainer;
-      if (factory !== undefined || task.ready !== undefined || (task.afterStep !== undefined && task.adoptMemory === undefined)) {
-        throw new ClipflowError("ConfigError", `train.replicas: ${task.kind} keeps per-step state replicas cannot share (or is written in code); run it with one replica`, { field: "train.replicas" });
+      if (factory !== undefined || !replicable(train.task.kind)) {
+        throw new ClipflowError("ConfigError", `train.replicas: ${train.task.kind} keeps per-step state replicas cannot share (or is written in code); run it with one replica`, { field: "train.replicas" });
       }
       replica = await ThreadReplica.start(spec);
     }
