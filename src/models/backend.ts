@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { ClipflowError } from "../core/errors.ts";
 import { OrtConvEngine } from "./ortConv.ts";
+import { SimdKernels } from "./simdKernels.ts";
 
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu";
 /** Where the 3D convolutions of the wasm and cpu backends run (see src/models/ortConv.ts); "auto": ONNX Runtime if installed. */
@@ -18,6 +19,8 @@ export interface BackendOptions {
   convolutions?: ConvolutionEngine;
   /** ONNX Runtime's threads per trainer (default: all cores; a data-parallel replica halves it). */
   threads?: number;
+  /** clipflow's own SIMD kernels on wasm (src/models/simdKernels.ts; default true): false runs tfjs's ops instead. */
+  simdKernels?: boolean;
 }
 
 export interface BackendChoice {
@@ -31,6 +34,8 @@ export interface BackendChoice {
   ort?: OrtConvEngine | undefined;
   /** The convolution engine asked for when the choice was made. */
   convolutions: ConvolutionEngine;
+  /** Set when clipflow's SIMD kernels run batch normalisation and max pooling (wasm backend). */
+  simd?: SimdKernels | undefined;
 }
 
 let current: BackendChoice | undefined;
@@ -51,10 +56,12 @@ async function tryNative(pkg: string): Promise<string | undefined> {
  */
 export async function selectBackend(name: BackendName = "auto", log?: (line: string) => void, options: BackendOptions = {}): Promise<BackendChoice> {
   const convolutions = options.convolutions ?? "auto";
+  const simd = options.simdKernels ?? true;
   if (current !== undefined && (name === "auto" || name === current.name)) {
-    if (convolutions === current.convolutions) return current;
+    if (convolutions === current.convolutions && simd === (current.simd !== undefined || current.name !== "wasm")) return current;
     current.ort?.dispose();
-    current = { ...current, ...convolutionEngine(current.name, convolutions, options.threads, current.reasons.filter((r) => !r.startsWith("convolutions:"))) };
+    current = { ...current, ...convolutionEngine(current.name, convolutions, options.threads, current.reasons.filter((r) => !r.startsWith("convolutions:") && !r.startsWith("kernels:"))) };
+    current = { ...current, ...kernelChoice(current, simd) };
     log?.(`backend: ${describe(current)}`);
     return current;
   }
@@ -100,6 +107,7 @@ export async function selectBackend(name: BackendName = "auto", log?: (line: str
   }
   if (current === undefined) throw new ClipflowError("ConfigError", `no tensor backend could start: ${reasons.join("; ")}`, { field: "backend" });
   current = { ...current, ...convolutionEngine(current.name, convolutions, options.threads, current.reasons) };
+  current = { ...current, ...kernelChoice(current, simd) };
   log?.(`backend: ${describe(current)}`);
   return current;
 }
@@ -117,6 +125,15 @@ function convolutionEngine(backend: BackendChoice["name"], asked: ConvolutionEng
   if (typeof engine !== "string") return done(engine, `onnxruntime-node (MLAS, ${threadCount(engine.threads)})`);
   if (asked === "onnxruntime") throw new ClipflowError("ConfigError", `train.convolutions: onnxruntime-node is not usable (${engine}); install it with \`npm install onnxruntime-node\` or set "convolutions": "auto"`, { field: "train.convolutions" });
   return done(undefined, `tfjs ${backend} kernels (onnxruntime-node: ${engine})`);
+}
+
+/** Whether clipflow's SIMD kernels run on this backend (wasm only), with the reason in the log. */
+function kernelChoice(choice: BackendChoice, asked: boolean): Pick<BackendChoice, "simd" | "reasons"> {
+  if (choice.name !== "wasm") return { simd: undefined, reasons: choice.reasons };
+  if (!asked) return { simd: undefined, reasons: [...choice.reasons, "kernels: tfjs wasm ops (asked for)"] };
+  const simd = SimdKernels.load();
+  if (typeof simd === "string") return { simd: undefined, reasons: [...choice.reasons, `kernels: tfjs wasm ops (clipflow's SIMD kernels: ${simd})`] };
+  return { simd, reasons: [...choice.reasons, "kernels: clipflow's SIMD batch normalisation and max pooling"] };
 }
 
 /**

@@ -2,12 +2,13 @@
  * The 3D convolution cases both convolution engines are checked on (test/models/ops.test.ts: tfjs's folded conv2d;
  * test/models/ortConv.test.ts: ONNX Runtime): value and both gradients against the cpu backend's tf.conv3d; and the
  * decoder block that composes a stride-2 transposed convolution with a 3×3×3 convolution (upsampleConv3d) against the
- * two layers run one after the other.
+ * two layers run one after the other. The max pooling and batch normalisation cases are also run on clipflow's SIMD
+ * kernels (test/models/simdKernels.test.ts).
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { conv3d, maxPool3d, maxPool3dStrided, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
+import { batchNorm, batchNormTrain, conv3d, maxPool3d, maxPool3dStrided, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 export function random(shape: number[], seed: number): tf.Tensor {
@@ -133,6 +134,7 @@ const poolCases: Array<{ name: string; x: number[]; window: Triple; stride: Trip
   { name: "1×2×2 = stride (C3D's first pool)", x: [2, 3, 8, 6, 4], window: [1, 2, 2], stride: [1, 2, 2], pad: [0, 0, 0] },
   { name: "2×2×2 = stride, odd sizes", x: [1, 5, 7, 5, 3], window: [2, 2, 2], stride: [2, 2, 2], pad: [0, 0, 0] },
   { name: "3×3×3 stride 1 padding 1 (S3D's Inception branch)", x: [2, 4, 5, 6, 3], window: [3, 3, 3], stride: [1, 1, 1], pad: [1, 1, 1] },
+  { name: "3×3×3 stride 1 padding 1, 9 channels", x: [1, 3, 4, 5, 9], window: [3, 3, 3], stride: [1, 1, 1], pad: [1, 1, 1] },
   { name: "1×3×3 stride (1,2,2) padding (0,1,1) (S3D's stem)", x: [1, 3, 9, 8, 5], window: [1, 3, 3], stride: [1, 2, 2], pad: [0, 1, 1] },
   { name: "3×3×3 stride 2 padding 1", x: [1, 6, 7, 7, 2], window: [3, 3, 3], stride: [2, 2, 2], pad: [1, 1, 1] },
 ];
@@ -168,6 +170,43 @@ export function itPoolsLikePyTorch(engine: string): void {
       });
       tf.dispose([x, y, probe, dx]);
       assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    });
+  }
+}
+
+/**
+ * batchNormTrain (training mode, optional ReLU) on the active kernels against autodiff of the plain formula, and
+ * evaluation mode with the batch's own statistics.
+ */
+export function itNormalisesLikeTheFormula(engine: string): void {
+  // 6 and 3 channels take the spread path of the per-channel factors, 16 the broadcasting one
+  for (const [relu, channels] of [[false, 6], [true, 6], [true, 3], [false, 16], [true, 16]] as const) {
+    it(`batch norm on ${engine}: value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}, ${channels} channels`, () => {
+      const x = random([2, 3, 4, 5, channels], 10);
+      const gamma = random([channels], 11);
+      const beta = random([channels], 12);
+      const probe = random([2, 3, 4, 5, channels], 13);
+      const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(a, [0, 1, 2, 3]);
+        const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+        return relu ? tf.relu(y) : y;
+      };
+      const fused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const out = batchNormTrain(a, g, b, relu);
+        tf.dispose([out.mean, out.variance]);
+        return out.y;
+      };
+      const loss = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), probe));
+      const [yRef, yOurs] = [tf.tidy(() => plain(x, gamma, beta)), tf.tidy(() => fused(x, gamma, beta))];
+      assert.ok(maxAbsDiff(yRef, yOurs) < 1e-4, "forward");
+      const gRef = tf.grads(loss(plain))([x, gamma, beta]);
+      const gOurs = tf.grads(loss(fused))([x, gamma, beta]);
+      gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-3 * Math.max(1, scaleOf(r)), `gradient ${i}: ${maxAbsDiff(r, gOurs[i]!)}`));
+      // evaluation mode with the batch's own statistics gives the same values
+      const stats = tf.tidy(() => { const m = tf.moments(x, [0, 1, 2, 3]); return { mean: m.mean, variance: m.variance }; });
+      const evaluated = tf.tidy(() => { const y = batchNorm(x, gamma, beta, stats); return relu ? tf.relu(y) : y; });
+      assert.ok(maxAbsDiff(yRef, evaluated) < 1e-4, "evaluation mode");
+      tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs, stats.mean, stats.variance, evaluated]);
     });
   }
 }

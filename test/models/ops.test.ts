@@ -3,11 +3,12 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.ts";
 import { addBias, batchNorm, batchNormTrain, conv2dValid, conv3d, convTranspose3dStride2, maxPool3d, type Triple } from "../../src/models/ops.ts";
-import { itMatchesReference, itPoolsLikePyTorch, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
+import { itMatchesReference, itNormalisesLikeTheFormula, itPoolsLikePyTorch, itUpsamplesLikeTwoLayers, maxAbsDiff, random, scaleOf } from "./convReference.ts";
 
 before(async () => {
-  // this file checks tfjs's own kernels; test/models/ortConv.test.ts checks the ONNX Runtime path
-  await selectBackend("wasm", undefined, { convolutions: "tfjs" });
+  // this file checks tfjs's own kernels; test/models/ortConv.test.ts checks the ONNX Runtime path and
+  // test/models/simdKernels.test.ts clipflow's SIMD kernels
+  await selectBackend("wasm", undefined, { convolutions: "tfjs", simdKernels: false });
 });
 
 describe("conv3d through folded conv2d", () => {
@@ -100,37 +101,8 @@ describe("pooling and transposed convolution", () => {
   });
 });
 
-describe("fused batch norm (training mode)", () => {
-  // 6 and 3 channels take the spread path of the per-channel factors, 16 the broadcasting one
-  for (const [relu, channels] of [[false, 6], [true, 6], [true, 3], [false, 16], [true, 16]] as const) {
-    it(`value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}, ${channels} channels`, () => {
-      const x = random([2, 3, 4, 5, channels], 10);
-      const gamma = random([channels], 11);
-      const beta = random([channels], 12);
-      const probe = random([2, 3, 4, 5, channels], 13);
-      const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-        const { mean, variance } = tf.moments(a, [0, 1, 2, 3]);
-        const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
-        return relu ? tf.relu(y) : y;
-      };
-      const fused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-        const out = batchNormTrain(a, g, b, relu);
-        tf.dispose([out.mean, out.variance]);
-        return out.y;
-      };
-      const loss = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), probe));
-      const [yRef, yOurs] = [tf.tidy(() => plain(x, gamma, beta)), tf.tidy(() => fused(x, gamma, beta))];
-      assert.ok(maxAbsDiff(yRef, yOurs) < 1e-4, "forward");
-      const gRef = tf.grads(loss(plain))([x, gamma, beta]);
-      const gOurs = tf.grads(loss(fused))([x, gamma, beta]);
-      gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-3 * Math.max(1, scaleOf(r)), `gradient ${i}: ${maxAbsDiff(r, gOurs[i]!)}`));
-      // evaluation mode with the batch's own statistics gives the same values
-      const stats = tf.tidy(() => { const m = tf.moments(x, [0, 1, 2, 3]); return { mean: m.mean, variance: m.variance }; });
-      const evaluated = tf.tidy(() => { const y = batchNorm(x, gamma, beta, stats); return relu ? tf.relu(y) : y; });
-      assert.ok(maxAbsDiff(yRef, evaluated) < 1e-4, "evaluation mode");
-      tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs, stats.mean, stats.variance, evaluated]);
-    });
-  }
+describe("fused batch norm (training mode) on tfjs ops", () => {
+  itNormalisesLikeTheFormula("tfjs ops");
 });
 
 describe("addBias", () => {

@@ -1,0 +1,193 @@
+/**
+ * Batch normalisation in training mode on a channel-last [rows, C] float32 matrix, one pass per reduction (f32 SIMD
+ * partial sums over blocks of 64 rows, carried in f64), for ops.ts batchNormTrain on the wasm backend. Pointers are
+ * byte offsets into tfjs's wasm heap; `scratch` is caller-owned space of at least 40·C bytes, 8-byte aligned.
+ */
+
+const BLOCK: i32 = 64;
+
+@inline function f32At(base: usize, i: i32): usize {
+  return base + (<usize>i << 2);
+}
+
+@inline function f64At(base: usize, i: i32): usize {
+  return base + (<usize>i << 3);
+}
+
+function clear(p: usize, bytes: i32): void {
+  memory.fill(p, 0, <usize>bytes);
+}
+
+/** total[c] += acc[c] (f64 ← f32) and acc[c] = 0. */
+function carry(acc: usize, total: usize, channels: i32): void {
+  for (let c = 0; c < channels; c++) {
+    store<f64>(f64At(total, c), load<f64>(f64At(total, c)) + <f64>load<f32>(f32At(acc, c)));
+    store<f32>(f32At(acc, c), 0);
+  }
+}
+
+/** total[c] = Σ_r x[r, c]. */
+function columnSums(x: usize, rows: i32, channels: i32, acc: usize, total: usize): void {
+  clear(acc, channels << 2);
+  clear(total, channels << 3);
+  const simd = channels & ~3;
+  let row = x;
+  const stride = <usize>channels << 2;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < simd; c += 4) {
+      const a = f32At(acc, c);
+      v128.store(a, f32x4.add(v128.load(a), v128.load(f32At(row, c))));
+    }
+    for (; c < channels; c++) store<f32>(f32At(acc, c), load<f32>(f32At(acc, c)) + load<f32>(f32At(row, c)));
+    if (r % BLOCK == BLOCK - 1) carry(acc, total, channels);
+    row += stride;
+  }
+  carry(acc, total, channels);
+}
+
+/** total[c] = Σ_r (x[r, c] − centre[c])². */
+function centredSquares(x: usize, rows: i32, channels: i32, centre: usize, acc: usize, total: usize): void {
+  clear(acc, channels << 2);
+  clear(total, channels << 3);
+  const simd = channels & ~3;
+  let row = x;
+  const stride = <usize>channels << 2;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < simd; c += 4) {
+      const a = f32At(acc, c);
+      const d = f32x4.sub(v128.load(f32At(row, c)), v128.load(f32At(centre, c)));
+      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(d, d)));
+    }
+    for (; c < channels; c++) {
+      const d = load<f32>(f32At(row, c)) - load<f32>(f32At(centre, c));
+      store<f32>(f32At(acc, c), load<f32>(f32At(acc, c)) + d * d);
+    }
+    if (r % BLOCK == BLOCK - 1) carry(acc, total, channels);
+    row += stride;
+  }
+  carry(acc, total, channels);
+}
+
+/** out[r, c] = x[r, c]·scale[c] + shift[c], then max(·, 0) when relu. */
+function affine(x: usize, rows: i32, channels: i32, scale: usize, shift: usize, relu: bool, out: usize): void {
+  const simd = channels & ~3;
+  const stride = <usize>channels << 2;
+  const zero = f32x4.splat(0);
+  let src = x;
+  let dst = out;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < simd; c += 4) {
+      let v = f32x4.add(f32x4.mul(v128.load(f32At(src, c)), v128.load(f32At(scale, c))), v128.load(f32At(shift, c)));
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(f32At(dst, c), v);
+    }
+    for (; c < channels; c++) {
+      let v = load<f32>(f32At(src, c)) * load<f32>(f32At(scale, c)) + load<f32>(f32At(shift, c));
+      if (relu && !(v > 0)) v = 0;
+      store<f32>(f32At(dst, c), v);
+    }
+    src += stride;
+    dst += stride;
+  }
+}
+
+/**
+ * y = (x − μ)·γ/√(σ² + eps) + β (then ReLU), with the batch's mean μ and biased variance σ² over the rows written to
+ * `mean` and `variance` ([C] each).
+ */
+export function batchNormForward(x: usize, rows: i32, channels: i32, gamma: usize, beta: usize, eps: f32, relu: bool, y: usize, mean: usize, variance: usize, scratch: usize): void {
+  const total = scratch;
+  const acc = scratch + (<usize>channels << 3);
+  const scale = acc + (<usize>channels << 2);
+  const shift = scale + (<usize>channels << 2);
+  columnSums(x, rows, channels, acc, total);
+  for (let c = 0; c < channels; c++) store<f32>(f32At(mean, c), <f32>(load<f64>(f64At(total, c)) / <f64>rows));
+  centredSquares(x, rows, channels, mean, acc, total);
+  for (let c = 0; c < channels; c++) {
+    const v = <f32>(load<f64>(f64At(total, c)) / <f64>rows);
+    store<f32>(f32At(variance, c), v);
+    const k = load<f32>(f32At(gamma, c)) / Mathf.sqrt(v + eps);
+    store<f32>(f32At(scale, c), k);
+    store<f32>(f32At(shift, c), load<f32>(f32At(beta, c)) - load<f32>(f32At(mean, c)) * k);
+  }
+  affine(x, rows, channels, scale, shift, relu, y);
+}
+
+/**
+ * The gradient of batchNormForward for dy (at its output y): with g = dy (masked by y > 0 under ReLU), c = x − μ,
+ * r = 1/√(σ² + eps) and k = γ·r over M rows: dγ = r·Σg·c, dβ = Σg, dx = k·g − k·r²·(Σg·c / M)·c − k·Σg / M.
+ */
+export function batchNormBackward(dy: usize, y: usize, x: usize, rows: i32, channels: i32, gamma: usize, mean: usize, variance: usize, eps: f32, relu: bool, dx: usize, dGamma: usize, dBeta: usize, scratch: usize): void {
+  const totalG = scratch;
+  const totalGc = totalG + (<usize>channels << 3);
+  const accG = totalGc + (<usize>channels << 3);
+  const accGc = accG + (<usize>channels << 2);
+  const k = accGc + (<usize>channels << 2);
+  const a = k + (<usize>channels << 2);
+  const b = a + (<usize>channels << 2);
+  clear(totalG, channels << 4);
+  clear(accG, channels << 3);
+  const simd = channels & ~3;
+  const stride = <usize>channels << 2;
+  const zero = f32x4.splat(0);
+  let offset: usize = 0;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < simd; c += 4) {
+      let g = v128.load(f32At(dy + offset, c));
+      if (relu) g = v128.and(g, f32x4.gt(v128.load(f32At(y + offset, c)), zero));
+      const d = f32x4.sub(v128.load(f32At(x + offset, c)), v128.load(f32At(mean, c)));
+      const pg = f32At(accG, c);
+      const pgc = f32At(accGc, c);
+      v128.store(pg, f32x4.add(v128.load(pg), g));
+      v128.store(pgc, f32x4.add(v128.load(pgc), f32x4.mul(g, d)));
+    }
+    for (; c < channels; c++) {
+      let g = load<f32>(f32At(dy + offset, c));
+      if (relu && !(load<f32>(f32At(y + offset, c)) > 0)) g = 0;
+      const d = load<f32>(f32At(x + offset, c)) - load<f32>(f32At(mean, c));
+      store<f32>(f32At(accG, c), load<f32>(f32At(accG, c)) + g);
+      store<f32>(f32At(accGc, c), load<f32>(f32At(accGc, c)) + g * d);
+    }
+    if (r % BLOCK == BLOCK - 1) {
+      carry(accG, totalG, channels);
+      carry(accGc, totalGc, channels);
+    }
+    offset += stride;
+  }
+  carry(accG, totalG, channels);
+  carry(accGc, totalGc, channels);
+  const m = <f64>rows;
+  for (let c = 0; c < channels; c++) {
+    const sg = load<f64>(f64At(totalG, c));
+    const sgc = load<f64>(f64At(totalGc, c));
+    const rstd = 1 / Math.sqrt(<f64>load<f32>(f32At(variance, c)) + <f64>eps);
+    const kc = <f64>load<f32>(f32At(gamma, c)) * rstd;
+    const ac = (-kc * rstd * rstd * sgc) / m;
+    store<f32>(f32At(dGamma, c), <f32>(sgc * rstd));
+    store<f32>(f32At(dBeta, c), <f32>sg);
+    store<f32>(f32At(k, c), <f32>kc);
+    store<f32>(f32At(a, c), <f32>ac);
+    // dx = k·g + a·(x − μ) − k·Σg/M = k·g + a·x + (−a·μ − k·Σg/M)
+    store<f32>(f32At(b, c), <f32>(-ac * <f64>load<f32>(f32At(mean, c)) - (kc * sg) / m));
+  }
+  offset = 0;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < simd; c += 4) {
+      let g = v128.load(f32At(dy + offset, c));
+      if (relu) g = v128.and(g, f32x4.gt(v128.load(f32At(y + offset, c)), zero));
+      const v = f32x4.add(f32x4.add(f32x4.mul(v128.load(f32At(k, c)), g), f32x4.mul(v128.load(f32At(a, c)), v128.load(f32At(x + offset, c)))), v128.load(f32At(b, c)));
+      v128.store(f32At(dx + offset, c), v);
+    }
+    for (; c < channels; c++) {
+      let g = load<f32>(f32At(dy + offset, c));
+      if (relu && !(load<f32>(f32At(y + offset, c)) > 0)) g = 0;
+      store<f32>(f32At(dx + offset, c), load<f32>(f32At(k, c)) * g + load<f32>(f32At(a, c)) * load<f32>(f32At(x + offset, c)) + load<f32>(f32At(b, c)));
+    }
+    offset += stride;
+  }
+}

@@ -1,0 +1,2 @@
+export { batchNormForward, batchNormBackward } from "./batchNorm";
+export { maxPoolForward, maxPoolBackward } from "./maxPool";

@@ -1,0 +1,124 @@
+/**
+ * clipflow's own WebAssembly SIMD kernels for the wasm backend (sources in assembly/, compiled by AssemblyScript into
+ * simdKernels.wasm; `npm run build:wasm`). tfjs's wasm backend runs batch normalisation as a dozen separate kernels
+ * (statistics as products, then subtract, square, scale, shift, ReLU, and twice as many for the gradient), each a pass
+ * over the activations plus a launch; these kernels make it two passes forward and two backward. The module imports
+ * tfjs's own wasm memory, so kernels read and write tensors where they lie, with no copies: a tensor's address is its
+ * heap offset. The module has no data segment (the build checks), so instantiating it writes nothing into that memory.
+ */
+import { readFileSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+
+interface Exports {
+  batchNormForward(x: number, rows: number, channels: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
+  batchNormBackward(dy: number, y: number, x: number, rows: number, channels: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number, scratch: number): void;
+  maxPoolForward(x: number, n: number, t: number, h: number, w: number, channels: number, kt: number, kh: number, kw: number, st: number, sh: number, sw: number, pt: number, ph: number, pw: number, to: number, ho: number, wo: number, y: number, index: number): void;
+  maxPoolBackward(dy: number, index: number, outputs: number, inputs: number, channels: number, dx: number): void;
+}
+
+/** The part of the WebAssembly JS API used here (this project's TypeScript lib has no DOM types). */
+interface WebAssemblyApi {
+  Memory: abstract new (...args: never[]) => object;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const WASM = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+interface WasmBackend {
+  wasm: { asm?: { memory?: object }; _malloc(bytes: number): number; _free(ptr: number): void };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
+}
+
+export const SIMD_KERNELS_FILE = new URL("./simdKernels.wasm", import.meta.url);
+
+export class SimdKernels {
+  private scratch = 0;
+  private scratchBytes = 0;
+
+  private constructor(
+    private readonly backend: WasmBackend,
+    private readonly kernels: Exports,
+  ) {}
+
+  /** Instantiates the kernels on the active tfjs backend's memory; a string says why they cannot run there. */
+  static load(): SimdKernels | string {
+    const backend = tf.backend() as unknown as Partial<WasmBackend>;
+    const memory = backend.wasm?.asm?.memory;
+    if (!(memory instanceof WASM.Memory) || backend.dataIdMap === undefined || typeof backend.makeOutput !== "function") return "the backend is not wasm";
+    if (!tf.env().getBool("WASM_HAS_SIMD_SUPPORT")) return "this runtime has no WebAssembly SIMD";
+    try {
+      const module = new WASM.Module(readFileSync(SIMD_KERNELS_FILE));
+      const instance = new WASM.Instance(module, { env: { memory } });
+      return new SimdKernels(backend as WasmBackend, instance.exports as unknown as Exports);
+    } catch (error) {
+      return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    }
+  }
+
+  private address(t: tf.TensorInfo): number {
+    const data = this.backend.dataIdMap.get(t.dataId);
+    if (data === undefined || (t.dtype !== "float32" && t.dtype !== "int32")) throw new Error(`simd kernels: a ${t.dtype} tensor not on the wasm heap`);
+    return data.memoryOffset;
+  }
+
+  /** Caller-free scratch space of at least `bytes`, 16-byte aligned (kept and grown; a few kB). */
+  private scratchOf(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratch !== 0) this.backend.wasm._free(this.scratch);
+      this.scratchBytes = Math.max(bytes, 2 * this.scratchBytes, 4096);
+      this.scratch = this.backend.wasm._malloc(this.scratchBytes);
+    }
+    return this.scratch;
+  }
+
+  private tensor(info: tf.TensorInfo): tf.Tensor {
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+
+  /** Training-mode batch normalisation over every axis but the last: y (ReLU'd if asked), batch mean, biased variance. */
+  batchNormForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, relu: boolean): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+    const channels = x.shape[x.shape.length - 1]!;
+    const rows = x.size / channels;
+    // outputs first: an allocation may grow (and move views of) the heap, never the offsets
+    const y = this.backend.makeOutput([...x.shape], "float32");
+    const mean = this.backend.makeOutput([channels], "float32");
+    const variance = this.backend.makeOutput([channels], "float32");
+    const scratch = this.scratchOf(40 * channels + 16);
+    this.kernels.batchNormForward(this.address(x), rows, channels, this.address(gamma), this.address(beta), eps, relu ? 1 : 0, this.address(y), this.address(mean), this.address(variance), scratch);
+    return { y: this.tensor(y), mean: this.tensor(mean), variance: this.tensor(variance) };
+  }
+
+  /** The gradient of batchNormForward: dx, dγ, dβ from dy, the forward's y (for the ReLU mask), x and statistics. */
+  batchNormBackward(dy: tf.Tensor, y: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, eps: number, relu: boolean): [tf.Tensor, tf.Tensor, tf.Tensor] {
+    const channels = x.shape[x.shape.length - 1]!;
+    const rows = x.size / channels;
+    const dx = this.backend.makeOutput([...x.shape], "float32");
+    const dGamma = this.backend.makeOutput([channels], "float32");
+    const dBeta = this.backend.makeOutput([channels], "float32");
+    const scratch = this.scratchOf(40 * channels + 16);
+    this.kernels.batchNormBackward(this.address(dy), this.address(y), this.address(x), rows, channels, this.address(gamma), this.address(mean), this.address(variance), eps, relu ? 1 : 0, this.address(dx), this.address(dGamma), this.address(dBeta), scratch);
+    return [this.tensor(dx), this.tensor(dGamma), this.tensor(dBeta)];
+  }
+
+  /**
+   * Max pooling of x [n, t, h, w, C] with window, stride and padding along (t, h, w) (PyTorch's MaxPool3d, floor
+   * mode): y [n, to, ho, wo, C] and, for the gradient, the input position of each output's maximum (int32, y's shape).
+   */
+  maxPoolForward(x: tf.Tensor5D, window: readonly number[], stride: readonly number[], pad: readonly number[], out: readonly number[]): { y: tf.Tensor5D; index: tf.Tensor5D } {
+    const [n, t, h, w, channels] = x.shape;
+    const shape = [n, out[0]!, out[1]!, out[2]!, channels];
+    const y = this.backend.makeOutput(shape, "float32");
+    const index = this.backend.makeOutput(shape, "int32");
+    this.kernels.maxPoolForward(this.address(x), n, t, h, w, channels, window[0]!, window[1]!, window[2]!, stride[0]!, stride[1]!, stride[2]!, pad[0]!, pad[1]!, pad[2]!, out[0]!, out[1]!, out[2]!, this.address(y), this.address(index));
+    return { y: this.tensor(y) as tf.Tensor5D, index: this.tensor(index) as tf.Tensor5D };
+  }
+
+  /** The gradient of maxPoolForward: dy added into zeros of `inputShape` at each output's maximum. */
+  maxPoolBackward(dy: tf.Tensor, index: tf.Tensor, inputShape: readonly number[]): tf.Tensor {
+    const channels = inputShape[4]!;
+    const dx = this.backend.makeOutput([...inputShape], "float32");
+    this.kernels.maxPoolBackward(this.address(dy), this.address(index), dy.size / channels, inputShape.reduce((a, b) => a * b, 1) / channels, channels, this.address(dx));
+    return this.tensor(dx);
+  }
+}
