@@ -1,2 +1,3 @@
 export { batchNormForward, batchNormBackward } from "./batchNorm";
 export { maxPoolForward, maxPoolBackward } from "./maxPool";
+export { adamStep, sgdStep, blend } from "./optimizers";

@@ -133,7 +133,7 @@ function kernelChoice(choice: BackendChoice, asked: boolean): Pick<BackendChoice
   if (!asked) return { simd: undefined, reasons: [...choice.reasons, "kernels: tfjs wasm ops (asked for)"] };
   const simd = SimdKernels.load();
   if (typeof simd === "string") return { simd: undefined, reasons: [...choice.reasons, `kernels: tfjs wasm ops (clipflow's SIMD kernels: ${simd})`] };
-  return { simd, reasons: [...choice.reasons, "kernels: clipflow's SIMD batch normalisation and max pooling"] };
+  return { simd, reasons: [...choice.reasons, "kernels: clipflow's SIMD batch normalisation, max pooling and parameter updates"] };
 }
 
 /**
@@ -164,6 +164,11 @@ function shareIdentityOnWasm(): void {
 export function activeBackend(): BackendChoice {
   if (current === undefined) throw new ClipflowError("ConfigError", "selectBackend() has not run yet", { field: "backend" });
   return current;
+}
+
+/** clipflow's SIMD kernels when a backend has been chosen and they run on it; else undefined (tfjs ops are used). */
+export function activeSimd(): SimdKernels | undefined {
+  return current?.simd;
 }
 
 function threadCount(threads: number): string {

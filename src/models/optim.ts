@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ClipflowError } from "../core/errors.ts";
+import { activeSimd } from "./backend.ts";
 import type { ParamStore } from "./params.ts";
 import type { OptimizerConfig, ScheduleConfig } from "./config.ts";
 
@@ -36,6 +37,7 @@ export class Optimizer {
     this.step += 1;
     const { momentum, kind, betas, eps, decoupled } = this.config;
     const weightDecay = weightDecayOf(this.config);
+    const simd = activeSimd();
     for (const [name, info] of this.store.params) {
       const grad = grads[name];
       const mult = this.multiplier(info.group);
@@ -43,6 +45,24 @@ export class Optimizer {
       const theta = info.variable;
       const lr = this.lr * mult;
       tf.tidy(() => {
+        if (simd !== undefined) {
+          // the same float32 operations in one pass per parameter (simdKernels.ts)
+          if (kind === "sgd") {
+            const buf = momentum > 0 ? this.slot(name, 1, theta)[0]! : undefined;
+            const [next, nextBuf] = simd.sgdStep(theta, grad, buf, lr, weightDecay, momentum, !this.touched.has(name));
+            if (buf !== undefined) buf.assign(nextBuf!);
+            this.touched.add(name);
+            theta.assign(next);
+            return;
+          }
+          const [m, v] = this.slot(name, 2, theta) as [tf.Variable, tf.Variable];
+          const step = { lr, betas, c1: 1 - betas[0] ** this.step, c2: 1 - betas[1] ** this.step, eps, l2: decoupled ? 0 : weightDecay, decay: decoupled ? lr * weightDecay : 0 };
+          const [next, mNext, vNext] = simd.adamStep(theta, grad, m, v, step);
+          m.assign(mNext);
+          v.assign(vNext);
+          theta.assign(next);
+          return;
+        }
         if (kind === "sgd") {
           const g = weightDecay > 0 ? tf.add(grad, tf.mul(theta, weightDecay)) : grad;
           let update: tf.Tensor = g;

@@ -14,6 +14,22 @@ interface Exports {
   batchNormBackward(dy: number, y: number, x: number, rows: number, channels: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number, scratch: number): void;
   maxPoolForward(x: number, n: number, t: number, h: number, w: number, channels: number, kt: number, kh: number, kw: number, st: number, sh: number, sw: number, pt: number, ph: number, pw: number, to: number, ho: number, wo: number, y: number, index: number): void;
   maxPoolBackward(dy: number, index: number, outputs: number, inputs: number, channels: number, dx: number): void;
+  adamStep(theta: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, l2: number, decay: number, thetaOut: number, mOut: number, vOut: number): void;
+  sgdStep(theta: number, grad: number, buf: number, n: number, lr: number, weightDecay: number, momentum: number, first: number, thetaOut: number, bufOut: number): void;
+  blend(a: number, wa: number, b: number, wb: number, n: number, out: number): void;
+}
+
+/** Adam's hyper-parameters for one update (see optim.ts): c1, c2 are the bias corrections 1 − βᵗ. */
+export interface AdamStep {
+  lr: number;
+  betas: readonly [number, number];
+  c1: number;
+  c2: number;
+  eps: number;
+  /** Weight decay added to the gradient (torch.optim.Adam); 0 when decoupled. */
+  l2: number;
+  /** lr·wd when the decay is decoupled (AdamW); else 0. */
+  decay: number;
 }
 
 /** The part of the WebAssembly JS API used here (this project's TypeScript lib has no DOM types). */
@@ -120,5 +136,33 @@ export class SimdKernels {
     const dx = this.backend.makeOutput([...inputShape], "float32");
     this.kernels.maxPoolBackward(this.address(dy), this.address(index), dy.size / channels, inputShape.reduce((a, b) => a * b, 1) / channels, channels, this.address(dx));
     return this.tensor(dx);
+  }
+
+  private like(t: tf.Tensor): tf.TensorInfo {
+    return this.backend.makeOutput([...t.shape], "float32");
+  }
+
+  /** One Adam update of a parameter: the new θ, m and v (fresh tensors; the inputs are left as they are). */
+  adamStep(theta: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, h: AdamStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
+    const out = [this.like(theta), this.like(theta), this.like(theta)] as const;
+    const [b1, b2] = h.betas;
+    this.kernels.adamStep(this.address(theta), this.address(grad), this.address(m), this.address(v), theta.size, h.lr, b1, 1 - b1, b2, 1 - b2, h.c1, h.c2, h.eps, h.l2, h.decay, this.address(out[0]), this.address(out[1]), this.address(out[2]));
+    return [this.tensor(out[0]), this.tensor(out[1]), this.tensor(out[2])];
+  }
+
+  /** One SGD update of a parameter: the new θ and, with momentum, the new buffer (`first`: buffer = gradient). */
+  sgdStep(theta: tf.Tensor, grad: tf.Tensor, buf: tf.Tensor | undefined, lr: number, weightDecay: number, momentum: number, first: boolean): [tf.Tensor, tf.Tensor | undefined] {
+    const next = this.like(theta);
+    const nextBuf = momentum > 0 ? this.like(theta) : undefined;
+    const bufAt = buf === undefined || first ? 0 : this.address(buf);
+    this.kernels.sgdStep(this.address(theta), this.address(grad), bufAt, theta.size, lr, weightDecay, momentum, first ? 1 : 0, this.address(next), nextBuf === undefined ? 0 : this.address(nextBuf));
+    return [this.tensor(next), nextBuf === undefined ? undefined : this.tensor(nextBuf)];
+  }
+
+  /** a·wa + b·wb, element-wise (a and b of one shape). */
+  blend(a: tf.Tensor, wa: number, b: tf.Tensor, wb: number): tf.Tensor {
+    const out = this.like(a);
+    this.kernels.blend(this.address(a), wa, this.address(b), wb, a.size, this.address(out));
+    return this.tensor(out);
   }
 }

@@ -58,20 +58,23 @@ describe("TagQueue", () => {
 });
 
 describe("momentum encoder", () => {
-  it("θk ← m·θk + (1 − m)·θq on parameters, buffers untouched", () => {
-    const query = new ParamStore(rngFromSeed(1));
-    const key = new ParamStore(rngFromSeed(2));
-    for (const store of [query, key]) {
-      store.param("w", [3], { kind: "normal", std: 1 });
-      store.buffer("running", [3], store === query ? 5 : 7);
-    }
-    const q = Array.from(query.params.get("w")!.variable.dataSync());
-    const k = Array.from(key.params.get("w")!.variable.dataSync());
-    momentumUpdate(key, query, 0.9);
-    const updated = Array.from(key.params.get("w")!.variable.dataSync());
-    updated.forEach((v, i) => assert.ok(Math.abs(v - (0.9 * k[i]! + 0.1 * q[i]!)) < 1e-6));
-    assert.deepEqual(Array.from(key.buffers.get("running")!.dataSync()), [7, 7, 7]);
-    query.dispose();
-    key.dispose();
-  });
+  for (const simdKernels of [true, false]) {
+    it(`θk ← m·θk + (1 − m)·θq on parameters, buffers untouched (${simdKernels ? "clipflow's SIMD kernels" : "tfjs ops"})`, async () => {
+      await selectBackend("wasm", undefined, { simdKernels });
+      const query = new ParamStore(rngFromSeed(1));
+      const key = new ParamStore(rngFromSeed(2));
+      for (const store of [query, key]) {
+        store.param("w", [7], { kind: "normal", std: 1 });
+        store.buffer("running", [3], store === query ? 5 : 7);
+      }
+      const q = Array.from(query.params.get("w")!.variable.dataSync());
+      const k = Array.from(key.params.get("w")!.variable.dataSync());
+      momentumUpdate(key, query, 0.9);
+      const updated = Array.from(key.params.get("w")!.variable.dataSync());
+      updated.forEach((v, i) => assert.ok(Math.abs(v - (0.9 * k[i]! + 0.1 * q[i]!)) < 1e-6));
+      assert.deepEqual(Array.from(key.buffers.get("running")!.dataSync()), [7, 7, 7]);
+      query.dispose();
+      key.dispose();
+    });
+  }
 });

@@ -37,7 +37,7 @@ describe("clipflow's SIMD kernels (wasm backend)", () => {
   before(async () => {
     const choice = await selectBackend("wasm", undefined, { convolutions: "tfjs", simdKernels: true });
     assert.ok(choice.simd !== undefined, choice.reasons.join("; "));
-    assert.ok(choice.reasons.includes("kernels: clipflow's SIMD batch normalisation and max pooling"));
+    assert.ok(choice.reasons.includes("kernels: clipflow's SIMD batch normalisation, max pooling and parameter updates"));
   });
 
   itPoolsLikePyTorch("clipflow's SIMD kernels");
