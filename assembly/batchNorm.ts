@@ -191,3 +191,132 @@ export function batchNormBackward(dy: usize, y: usize, x: usize, rows: i32, chan
     offset += stride;
   }
 }
+
+/**
+ * Σ over a contiguous run of `length` floats of (v − centre) (or its square): f32 SIMD partials over blocks of 256
+ * floats, carried in f64.
+ */
+function runSum(p: usize, length: i32, centre: f32, squared: bool): f64 {
+  let total: f64 = 0;
+  const c = f32x4.splat(centre);
+  const simd = length & ~3;
+  let i = 0;
+  while (i < simd) {
+    const end = min(i + 256, simd);
+    let acc = f32x4.splat(0);
+    for (; i < end; i += 4) {
+      const d = f32x4.sub(v128.load(p + (<usize>i << 2)), c);
+      acc = f32x4.add(acc, squared ? f32x4.mul(d, d) : d);
+    }
+    total += <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  }
+  for (; i < length; i++) {
+    const d = load<f32>(p + (<usize>i << 2)) - centre;
+    total += <f64>(squared ? d * d : d);
+  }
+  return total;
+}
+
+/** batchNormForward on a channel-first [n, C, P] tensor (P = t·h·w). */
+export function batchNormForwardPlanar(x: usize, n: i32, channels: i32, plane: i32, gamma: usize, beta: usize, eps: f32, relu: bool, y: usize, mean: usize, variance: usize): void {
+  const rows = <f64>n * <f64>plane;
+  const planeBytes = <usize>plane << 2;
+  const zero = f32x4.splat(0);
+  const simd = plane & ~3;
+  for (let c = 0; c < channels; c++) {
+    let sum: f64 = 0;
+    for (let b = 0; b < n; b++) sum += runSum(x + <usize>(b * channels + c) * planeBytes, plane, 0, false);
+    const mu = <f32>(sum / rows);
+    let squares: f64 = 0;
+    for (let b = 0; b < n; b++) squares += runSum(x + <usize>(b * channels + c) * planeBytes, plane, mu, true);
+    const v = <f32>(squares / rows);
+    store<f32>(f32At(mean, c), mu);
+    store<f32>(f32At(variance, c), v);
+    const k = load<f32>(f32At(gamma, c)) / Mathf.sqrt(v + eps);
+    const shift = load<f32>(f32At(beta, c)) - mu * k;
+    const kv = f32x4.splat(k);
+    const sv = f32x4.splat(shift);
+    for (let b = 0; b < n; b++) {
+      const offset = <usize>(b * channels + c) * planeBytes;
+      const src = x + offset;
+      const dst = y + offset;
+      let i = 0;
+      for (; i < simd; i += 4) {
+        let v4 = f32x4.add(f32x4.mul(v128.load(src + (<usize>i << 2)), kv), sv);
+        if (relu) v4 = f32x4.max(v4, zero);
+        v128.store(dst + (<usize>i << 2), v4);
+      }
+      for (; i < plane; i++) {
+        let v1 = load<f32>(src + (<usize>i << 2)) * k + shift;
+        if (relu && !(v1 > 0)) v1 = 0;
+        store<f32>(dst + (<usize>i << 2), v1);
+      }
+    }
+  }
+}
+
+/** batchNormBackward on channel-first [n, C, P] tensors. */
+export function batchNormBackwardPlanar(dy: usize, y: usize, x: usize, n: i32, channels: i32, plane: i32, gamma: usize, mean: usize, variance: usize, eps: f32, relu: bool, dx: usize, dGamma: usize, dBeta: usize): void {
+  const rows = <f64>n * <f64>plane;
+  const planeBytes = <usize>plane << 2;
+  const zero = f32x4.splat(0);
+  const simd = plane & ~3;
+  for (let c = 0; c < channels; c++) {
+    const mu = load<f32>(f32At(mean, c));
+    const muv = f32x4.splat(mu);
+    let sg: f64 = 0;
+    let sgc: f64 = 0;
+    for (let b = 0; b < n; b++) {
+      const offset = <usize>(b * channels + c) * planeBytes;
+      let i = 0;
+      while (i < simd) {
+        const end = min(i + 256, simd);
+        let ag = f32x4.splat(0);
+        let agc = f32x4.splat(0);
+        for (; i < end; i += 4) {
+          const off = offset + (<usize>i << 2);
+          let g = v128.load(dy + off);
+          if (relu) g = v128.and(g, f32x4.gt(v128.load(y + off), zero));
+          ag = f32x4.add(ag, g);
+          agc = f32x4.add(agc, f32x4.mul(g, f32x4.sub(v128.load(x + off), muv)));
+        }
+        sg += <f64>(f32x4.extract_lane(ag, 0) + f32x4.extract_lane(ag, 1)) + <f64>(f32x4.extract_lane(ag, 2) + f32x4.extract_lane(ag, 3));
+        sgc += <f64>(f32x4.extract_lane(agc, 0) + f32x4.extract_lane(agc, 1)) + <f64>(f32x4.extract_lane(agc, 2) + f32x4.extract_lane(agc, 3));
+      }
+      for (; i < plane; i++) {
+        const off = offset + (<usize>i << 2);
+        let g = load<f32>(dy + off);
+        if (relu && !(load<f32>(y + off) > 0)) g = 0;
+        sg += <f64>g;
+        sgc += <f64>(g * (load<f32>(x + off) - mu));
+      }
+    }
+    const rstd = 1 / Math.sqrt(<f64>load<f32>(f32At(variance, c)) + <f64>eps);
+    const kc = <f64>load<f32>(f32At(gamma, c)) * rstd;
+    const ac = (-kc * rstd * rstd * sgc) / rows;
+    store<f32>(f32At(dGamma, c), <f32>(sgc * rstd));
+    store<f32>(f32At(dBeta, c), <f32>sg);
+    const k = <f32>kc;
+    const a = <f32>ac;
+    const bc = <f32>(-ac * <f64>mu - (kc * sg) / rows);
+    const kv = f32x4.splat(k);
+    const av = f32x4.splat(a);
+    const bv = f32x4.splat(bc);
+    for (let b = 0; b < n; b++) {
+      const offset = <usize>(b * channels + c) * planeBytes;
+      let i = 0;
+      for (; i < simd; i += 4) {
+        const off = offset + (<usize>i << 2);
+        let g = v128.load(dy + off);
+        if (relu) g = v128.and(g, f32x4.gt(v128.load(y + off), zero));
+        v128.store(dx + off, f32x4.add(f32x4.add(f32x4.mul(kv, g), f32x4.mul(av, v128.load(x + off))), bv));
+      }
+      for (; i < plane; i++) {
+        const off = offset + (<usize>i << 2);
+        let g = load<f32>(dy + off);
+        if (relu && !(load<f32>(y + off) > 0)) g = 0;
+        store<f32>(dx + off, k * g + a * load<f32>(x + off) + bc);
+      }
+    }
+  }
+}

@@ -1,3 +1,3 @@
-export { batchNormForward, batchNormBackward } from "./batchNorm";
+export { batchNormForward, batchNormBackward, batchNormForwardPlanar, batchNormBackwardPlanar } from "./batchNorm";
 export { maxPoolForward, maxPoolBackward } from "./maxPool";
 export { adamStep, sgdStep, blend } from "./optimizers";

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchNormLayer, conv3dBnRelu, conv3dLayer, sequential, type Layer } from "./layers.ts";
-import { maxPool3d, maxPool3dStrided, type Triple } from "./ops.ts";
+import { channelFirstPays, maxPool3d, maxPool3dStrided, type Triple } from "./ops.ts";
 import type { ParamStore } from "./params.ts";
 import type { BackboneConfig } from "./config.ts";
 
@@ -101,14 +101,20 @@ function resnet(store: ParamStore, prefix: string, kind: "r3d" | "r2plus1d", wid
   return { forward: sequential(...layers), channels: w(512), stride: { t: 8, s: 16 } };
 }
 
-/** S3D's separable convolution: 1×k×k (stride 1×s×s) + BN + ReLU, then k×1×1 (stride s×1×1) + BN + ReLU. */
-function sepConv(store: ParamStore, name: string, cin: number, cout: number, k: number, s: number, group?: string, dataInput = false): Layer {
+/**
+ * S3D's separable convolution: 1×k×k (stride 1×s×s) + BN + ReLU, then k×1×1 (stride s×1×1) + BN + ReLU. Between the
+ * two, activations stay channel-first where that pays (ops.ts channelFirstPays): ONNX Runtime's Conv takes and gives
+ * them so, and four transposes of the block's middle tensor (two each way) are not made.
+ */
+export function sepConv(store: ParamStore, name: string, cin: number, cout: number, k: number, s: number, group?: string, dataInput = false): Layer {
   const p = Math.floor(k / 2);
   const g = group === undefined ? {} : { group };
-  return sequential(
-    conv3dBnRelu(store, `${name}.spatial`, { cin, cout, kernel: [1, k, k], stride: [1, s, s], pad: [0, p, p], dataInput, ...g }),
-    conv3dBnRelu(store, `${name}.temporal`, { cin: cout, cout, kernel: [k, 1, 1], stride: [s, 1, 1], pad: [p, 0, 0], ...g }),
-  );
+  const spatial = conv3dBnRelu(store, `${name}.spatial`, { cin, cout, kernel: [1, k, k], stride: [1, s, s], pad: [0, p, p], dataInput, ...g });
+  const temporal = conv3dBnRelu(store, `${name}.temporal`, { cin: cout, cout, kernel: [k, 1, 1], stride: [s, 1, 1], pad: [p, 0, 0], ...g });
+  return (x, training) => {
+    if (!channelFirstPays()) return temporal(spatial(x, training), training);
+    return temporal(spatial(x, training, { x: "last", y: "first" }), training, { x: "first", y: "last" });
+  };
 }
 
 /** I3D's Inception widths: [branch 0, branch 1 reduce → out, branch 2 reduce → out, branch 3 (after a 3×3×3 max pool)]. */

@@ -3,7 +3,10 @@
  * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
  */
 import * as tf from "@tensorflow/tfjs";
-import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type Triple } from "./ops.ts";
+import { activeSimd } from "./backend.ts";
+import { ClipflowError } from "../core/errors.ts";
+import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type ConvLayouts, type Triple } from "./ops.ts";
+import type { Layout } from "./ortConv.ts";
 import { convInit, torchDefault, type ParamStore } from "./params.ts";
 
 export type Layer = (x: tf.Tensor5D, training: boolean) => tf.Tensor5D;
@@ -20,14 +23,18 @@ export interface ConvOptions {
   dataInput?: boolean;
 }
 
-export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): Layer {
+/** A layer that can also take and give channel-first tensors (see ops.ts channelFirstPays). */
+export type LayoutLayer = (x: tf.Tensor5D, training: boolean, layouts?: ConvLayouts) => tf.Tensor5D;
+
+export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): LayoutLayer {
   const [kt, kh, kw] = o.kernel;
   const weight = store.param(`${name}.weight`, [kh, kw, kt, o.cin, o.cout], convInit(store, o.cin, o.cout, kt * kh * kw), o.group);
   const bias = o.bias === true ? store.param(`${name}.bias`, [o.cout], { kind: "constant", value: 0 }, o.group) : undefined;
   const stride = o.stride ?? [1, 1, 1];
   const pad = o.pad ?? [0, 0, 0];
-  return (x) => {
-    const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad, o.dataInput !== true);
+  return (x, _training, layouts) => {
+    const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad, o.dataInput !== true, layouts);
+    if (bias !== undefined && layouts?.y === "first") throw new ClipflowError("ConfigError", `${name}: a bias on a channel-first output is not supported`, { field: name });
     return bias === undefined ? y : (addBias(y, bias) as tf.Tensor5D);
   };
 }
@@ -36,21 +43,28 @@ export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): La
  * BatchNorm3d (PyTorch semantics): batch statistics in training, running statistics (momentum 0.1, unbiased variance)
  * otherwise; gamma 1, beta 0 at start.
  */
-export function batchNormLayer(store: ParamStore, name: string, channels: number, group?: string, relu = false): Layer {
+export function batchNormLayer(store: ParamStore, name: string, channels: number, group?: string, relu = false): (x: tf.Tensor5D, training: boolean, layout?: Layout) => tf.Tensor5D {
   const gamma = store.param(`${name}.weight`, [channels], { kind: "constant", value: 1 }, group);
   const beta = store.param(`${name}.bias`, [channels], { kind: "constant", value: 0 }, group);
   const runningMean = store.buffer(`${name}.running_mean`, [channels], 0);
   const runningVar = store.buffer(`${name}.running_var`, [channels], 1);
-  return (x, training) => {
+  return (x, training, layout = "last") => {
     if (!training) {
-      const y = batchNorm(x, gamma, beta, { mean: runningMean, variance: runningVar });
+      const y = batchNorm(x, gamma, beta, { mean: runningMean, variance: runningVar }, 1e-5, layout);
       return (relu ? tf.relu(y) : y) as tf.Tensor5D;
     }
-    const { y, mean, variance } = batchNormTrain(x, gamma, beta, relu);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, relu, 1e-5, layout);
     const rows = x.size / channels;
+    const unbiased = 0.1 * (rows / Math.max(1, rows - 1));
+    const simd = activeSimd();
     tf.tidy(() => {
+      if (simd !== undefined) {
+        runningMean.assign(simd.blend(runningMean, 0.9, mean, 0.1));
+        runningVar.assign(simd.blend(runningVar, 0.9, variance, unbiased));
+        return;
+      }
       runningMean.assign(tf.add(tf.mul(runningMean, 0.9), tf.mul(mean, 0.1)));
-      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance, 0.1 * (rows / Math.max(1, rows - 1)))));
+      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance, unbiased)));
     });
     tf.dispose([mean, variance]);
     return y as tf.Tensor5D;
@@ -58,10 +72,10 @@ export function batchNormLayer(store: ParamStore, name: string, channels: number
 }
 
 /** conv → BN → ReLU (fused), the unit of C3D-BN and of the PRP heads (conv without bias: BN supplies it). */
-export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): Layer {
+export function conv3dBnRelu(store: ParamStore, name: string, o: ConvOptions): LayoutLayer {
   const conv = conv3dLayer(store, `${name}.conv`, { ...o, bias: false });
   const bn = batchNormLayer(store, `${name}.bn`, o.cout, o.group, true);
-  return (x, training) => bn(conv(x, training), training);
+  return (x, training, layouts) => bn(conv(x, training, layouts), training, layouts?.y);
 }
 
 /**

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { activeBackend } from "./backend.ts";
 import { ClipflowError } from "../core/errors.ts";
 import type { SimdKernels } from "./simdKernels.ts";
-import { convKernel, gemmKernel, outputShape, poolKernel, poolOutputShape, type ConvGeometry, type OrtConvEngine, type PoolGeometry, type Triple } from "./ortConv.ts";
+import { convKernel, gemmKernel, outputShape, poolKernel, poolOutputShape, shapeIn, type ConvGeometry, type Layout, type OrtConvEngine, type PoolGeometry, type Triple } from "./ortConv.ts";
 
 export type { Triple };
 
@@ -136,10 +136,14 @@ export function pad3d(x: tf.Tensor5D, pad: Triple): tf.Tensor5D {
  * (pt,ph,pw) on both sides. Matches PyTorch's Conv3d (cross-correlation) up to float rounding. `inputGradient: false`
  * when x is data (a backbone's first layer): its gradient is then zeros, not computed (see conv2dValid).
  */
-export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0], inputGradient = true): tf.Tensor5D {
+export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1], pad: Triple = [0, 0, 0], inputGradient = true, layouts?: ConvLayouts): tf.Tensor5D {
   const [st, sh, sw] = stride;
   const { ort, nativeConv3d } = activeBackend();
-  if (ort !== undefined) return conv3dOrt(ort, x, w, stride, pad, inputGradient);
+  if (ort !== undefined) return conv3dOrt(ort, x, w, stride, pad, inputGradient, layouts);
+  if (layouts !== undefined && (layouts.x === "first" || layouts.y === "first")) {
+    // channel-first tensors are ONNX Runtime's; elsewhere they are brought to channel-last and back
+    return relayout(conv3d(relayout(x, layouts.x, "last"), w, stride, pad, inputGradient), "last", layouts.y);
+  }
   const padded = pad3d(x, pad);
   if (nativeConv3d) return tf.conv3d(padded, tf.transpose(w, [2, 0, 1, 3, 4]) as tf.Tensor5D, stride, "valid");
   const [n, tp, hp, wp, cin] = padded.shape;
@@ -162,14 +166,37 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1
   return y.reshape([n, to, ho, wo, cout]);
 }
 
-/** conv3d's three passes on ONNX Runtime (src/models/ortConv.ts), padding included. */
-function conv3dOrt(engine: OrtConvEngine, x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple, pad: Triple, inputGradient: boolean): tf.Tensor5D {
+/**
+ * Whether layers should pass channel-first activations between them (S3D's separable convolutions: the 1×k×k
+ * convolution's output and the k×1×1 one's input skip two transposes each way): only where ONNX Runtime runs the
+ * convolutions and clipflow's SIMD kernels the batch norm; elsewhere channel-first tensors would be transposed back.
+ */
+export function channelFirstPays(): boolean {
+  const { ort, simd } = activeBackend();
+  return ort !== undefined && simd !== undefined;
+}
+
+/** The layouts of a convolution's input and output (see ortConv.ts ConvGeometry); channel-last by default. */
+export type ConvLayouts = { x: Layout; y: Layout };
+
+/** x ([n,t,h,w,c] or [n,c,t,h,w] as `from` says) in layout `to`, by a rank-3 transpose (rank-5 ones are slow on wasm). */
+export function relayout(x: tf.Tensor5D, from: Layout, to: Layout): tf.Tensor5D {
+  if (from === to) return x;
+  const [n, a, b, c, d] = x.shape;
+  if (from === "last") return tf.transpose(x.reshape([n, a * b * c, d]), [0, 2, 1]).reshape([n, d, a, b, c]);
+  return tf.transpose(x.reshape([n, a, b * c * d]), [0, 2, 1]).reshape([n, b, c, d, a]);
+}
+
+/** conv3d's three passes on ONNX Runtime (src/models/ortConv.ts), padding and layouts included. */
+function conv3dOrt(engine: OrtConvEngine, x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple, pad: Triple, inputGradient: boolean, layouts?: ConvLayouts): tf.Tensor5D {
   const [kh, kw, kt, , cout] = w.shape;
-  const g: ConvGeometry = { input: x.shape, kernel: [kt, kh, kw], cout, stride, pad };
+  const [n, a, b, c, d] = x.shape;
+  const input: [number, number, number, number, number] = layouts?.x === "first" ? [n, b, c, d, a] : x.shape;
+  const g: ConvGeometry = { input, kernel: [kt, kh, kw], cout, stride, pad, layouts };
   const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
     save([xIn, wIn]);
     return {
-      value: engine.run(convKernel("forward", g), { x: xIn, w: wIn }, "y", outputShape(g)),
+      value: engine.run(convKernel("forward", g), { x: xIn, w: wIn }, "y", shapeIn(layouts?.y ?? "last", outputShape(g))),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor, tf.Tensor];
         const dx = inputGradient ? engine.run(convKernel("inputGradient", g), { dy, w: ws }, "dx", xs.shape) : tf.zerosLike(xs);
@@ -465,9 +492,13 @@ export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
  * wasm's slow broadcasts. The forward pass is y = (x − μ)·(γ·rstd) + β; the backward pass, with g the gradient after
  * the ReLU mask and c = x − μ, is dx = γ·rstd·(g − mean(g)) − γ·rstd³·mean(g·c)·c.
  */
-export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, eps = 1e-5): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, eps = 1e-5, layout: Layout = "last"): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const { simd } = activeBackend();
-  if (simd !== undefined) return batchNormTrainSimd(simd, x, gamma, beta, relu, eps);
+  if (simd !== undefined) return batchNormTrainSimd(simd, x, gamma, beta, relu, eps, layout === "first");
+  if (layout === "first") {
+    const out = batchNormTrain(relayout(x as tf.Tensor5D, "first", "last"), gamma, beta, relu, eps);
+    return { ...out, y: relayout(out.y as tf.Tensor5D, "last", "first") };
+  }
   const channels = x.shape[x.shape.length - 1]!;
   const rows = x.size / channels;
   const stats: { mean?: tf.Tensor; variance?: tf.Tensor } = {};
@@ -509,10 +540,10 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
 }
 
 /** batchNormTrain on clipflow's SIMD kernels (simdKernels.ts): two passes over the activations each way. */
-function batchNormTrainSimd(kernels: SimdKernels, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+function batchNormTrainSimd(kernels: SimdKernels, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, relu: boolean, eps: number, channelsFirst: boolean): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const stats: { mean?: tf.Tensor; variance?: tf.Tensor } = {};
   const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const { y, mean, variance } = kernels.batchNormForward(xIn, gIn, bIn, eps, relu);
+    const { y, mean, variance } = kernels.batchNormForward(xIn, gIn, bIn, eps, relu, channelsFirst);
     stats.mean = tf.keep(mean);
     stats.variance = tf.keep(variance);
     save([xIn, y, gIn, mean, variance]);
@@ -520,7 +551,7 @@ function batchNormTrainSimd(kernels: SimdKernels, x: tf.Tensor, gamma: tf.Tensor
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys, gs, ms, vs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return kernels.batchNormBackward(dy, ys, xs, gs, ms, vs, eps, relu);
+        return kernels.batchNormBackward(dy, ys, xs, gs, ms, vs, eps, relu, channelsFirst);
       },
     };
   }) as unknown as CustomGrad);
@@ -529,7 +560,8 @@ function batchNormTrainSimd(kernels: SimdKernels, x: tf.Tensor, gamma: tf.Tensor
 }
 
 /** Batch normalisation over every axis but the last with given statistics (evaluation mode: the running ones). */
-export function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, stats: { mean: tf.Tensor; variance: tf.Tensor }, eps = 1e-5): tf.Tensor {
+export function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, stats: { mean: tf.Tensor; variance: tf.Tensor }, eps = 1e-5, layout: Layout = "last"): tf.Tensor {
+  if (layout === "first") return relayout(batchNorm(relayout(x as tf.Tensor5D, "first", "last"), gamma, beta, stats, eps) as tf.Tensor5D, "last", "first");
   const channels = x.shape[x.shape.length - 1]!;
   const rows = x.size / channels;
   const scale = tf.mul(tf.rsqrt(tf.add(stats.variance, eps)), gamma);

@@ -41,13 +41,60 @@ interface OrtBinding {
 }
 type TensorClass = new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
 
-/** A convolution's geometry: input [n,t,h,w,cin] (unpadded), filter [kh,kw,kt,cin,cout], stride, zero padding. */
+/** How an activation tensor is laid out: channel-last [n,t,h,w,c] (clipflow's default) or channel-first [n,c,t,h,w]. */
+export type Layout = "last" | "first";
+
+/**
+ * A convolution's geometry: input [n,t,h,w,cin] (unpadded, always given channel-last), filter [kh,kw,kt,cin,cout],
+ * stride, zero padding, and the layouts its input x and output y are passed in (default channel-last; the gradients
+ * dx and dy take x's and y's).
+ */
 export interface ConvGeometry {
   input: [number, number, number, number, number];
   kernel: Triple;
   cout: number;
   stride: Triple;
   pad: Triple;
+  layouts?: { x: Layout; y: Layout } | undefined;
+}
+
+function layoutsOf(g: ConvGeometry): { x: Layout; y: Layout } {
+  return g.layouts ?? { x: "last", y: "last" };
+}
+
+/** [n,t,h,w,c] → [n,c,t,h,w] (a shape). */
+export function channelsFirst(shape: readonly number[]): number[] {
+  return [shape[0]!, shape[4]!, shape[1]!, shape[2]!, shape[3]!];
+}
+
+/** A channel-last shape as a tensor in `layout` holds it. */
+export function shapeIn(layout: Layout, shape: readonly number[]): number[] {
+  return layout === "last" ? [...shape] : channelsFirst(shape);
+}
+
+/**
+ * Nodes that bring graph input `name` (in `layout`) to channel-first [n,c,t,h,w], or to [c,n,t,h,w] when `batchInner`:
+ * a transpose where the layout differs (a channel-first tensor swaps its two outer axes by whole t·h·w blocks).
+ * Returns the name of the result.
+ */
+function toChannelFirst(nodes: OnnxNode[], name: string, layout: Layout, batchInner = false): string {
+  const perm = layout === "last" ? (batchInner ? [4, 0, 1, 2, 3] : [0, 4, 1, 2, 3]) : batchInner ? [1, 0, 2, 3, 4] : undefined;
+  if (perm === undefined) return name;
+  nodes.push({ op: "Transpose", inputs: [name], outputs: [`${name}_cf`], attributes: { perm: { ints: perm } } });
+  return `${name}_cf`;
+}
+
+/** Nodes that bring graph input `name` (in `layout`) to channel-last; returns the name of the result. */
+function toChannelLast(nodes: OnnxNode[], name: string, layout: Layout): string {
+  if (layout === "last") return name;
+  nodes.push({ op: "Transpose", inputs: [name], outputs: [`${name}_cl`], attributes: TO_NDHWC });
+  return `${name}_cl`;
+}
+
+/** Makes channel-first `from` (the last node's output) graph output `name` in `layout`: a transpose, or a rename. */
+function fromChannelFirst(nodes: OnnxNode[], from: string, name: string, layout: Layout): void {
+  if (layout === "last") nodes.push({ op: "Transpose", inputs: [from], outputs: [name], attributes: TO_NDHWC });
+  else nodes[nodes.length - 1]!.outputs = nodes[nodes.length - 1]!.outputs.map((o) => (o === from ? name : o));
 }
 
 /** Output sizes along t, h, w of a window sliding over [n,t,h,w,·] (PyTorch's floor mode). */
@@ -65,7 +112,8 @@ const TO_NDHWC = { perm: { ints: [0, 2, 3, 4, 1] } };
 const FILTER_OIDHW = { perm: { ints: [4, 3, 2, 0, 1] } };
 
 function pointwise(g: ConvGeometry): boolean {
-  return g.kernel.every((k) => k === 1) && g.stride.every((s) => s === 1) && g.pad.every((p) => p === 0);
+  const io = layoutsOf(g);
+  return io.x === "last" && io.y === "last" && g.kernel.every((k) => k === 1) && g.stride.every((s) => s === 1) && g.pad.every((p) => p === 0);
 }
 
 function convAttributes(g: ConvGeometry) {
@@ -92,16 +140,15 @@ export function forwardGraph(g: ConvGeometry): OnnxGraph {
       constants: { rowsIn: [rows, cin], filter2: [cin, g.cout], outShape: out },
     };
   }
-  return {
-    nodes: [
-      { op: "Transpose", inputs: ["x"], outputs: ["xc"], attributes: TO_NCDHW },
-      { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
-      { op: "Conv", inputs: ["xc", "wc"], outputs: ["yc"], attributes: convAttributes(g) },
-      { op: "Transpose", inputs: ["yc"], outputs: ["y"], attributes: TO_NDHWC },
-    ],
-    inputs,
-    outputs: [{ name: "y", shape: out }],
-  };
+  const io = layoutsOf(g);
+  const nodes: OnnxNode[] = [];
+  const xc = toChannelFirst(nodes, "x", io.x);
+  nodes.push(
+    { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
+    { op: "Conv", inputs: [xc, "wc"], outputs: ["yc"], attributes: convAttributes(g) },
+  );
+  fromChannelFirst(nodes, "yc", "y", io.y);
+  return { nodes, inputs: [{ name: "x", shape: shapeIn(io.x, g.input) }, inputs[1]!], outputs: [{ name: "y", shape: shapeIn(io.y, out) }] };
 }
 
 /** dx = ∂L/∂x: inputs dy (NDHWC, the output's shape), w; output dx [n,t,h,w,cin]. */
@@ -127,16 +174,15 @@ export function inputGradientGraph(g: ConvGeometry): OnnxGraph {
   if (g.kernel.every((k, i) => k - 1 - g.pad[i]! >= 0) && g.stride[0]! * g.stride[1]! * g.stride[2]! <= 2) return flippedInputGradientGraph(g);
   // ConvTranspose's output is (o − 1)·s − 2p + k + output_padding along each axis; the padding restores t, h, w.
   const extra = [t, h, w].map((size, i) => size - ((out[i + 1]! - 1) * g.stride[i]! - 2 * g.pad[i]! + g.kernel[i]!));
-  return {
-    nodes: [
-      { op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW },
-      { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
-      { op: "ConvTranspose", inputs: ["dyc", "wc"], outputs: ["dxc"], attributes: { ...convAttributes(g), output_padding: { ints: extra } } },
-      { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
-    ],
-    inputs,
-    outputs,
-  };
+  const io = layoutsOf(g);
+  const nodes: OnnxNode[] = [];
+  const dyc = toChannelFirst(nodes, "dy", io.y);
+  nodes.push(
+    { op: "Transpose", inputs: ["w"], outputs: ["wc"], attributes: FILTER_OIDHW },
+    { op: "ConvTranspose", inputs: [dyc, "wc"], outputs: ["dxc"], attributes: { ...convAttributes(g), output_padding: { ints: extra } } },
+  );
+  fromChannelFirst(nodes, "dxc", "dx", io.x);
+  return { nodes, inputs: [{ name: "dy", shape: shapeIn(io.y, out) }, inputs[1]!], outputs: [{ name: "dx", shape: shapeIn(io.x, g.input) }] };
 }
 
 /**
@@ -157,12 +203,14 @@ export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
   const after = [t, h, w].map((size, i) => size + g.kernel[i]! - 1 - before[i]! - spread[i]!);
   const strided = st * sh * sw > 1;
   const constants: Record<string, number[]> = { axes: [2, 3, 4], flipStarts: [-1, -1, -1], flipEnds: [-(kt + 1), -(kh + 1), -(kw + 1)], flipSteps: [-1, -1, -1] };
-  const nodes: OnnxNode[] = [{ op: "Transpose", inputs: ["dy"], outputs: ["dyc"], attributes: TO_NCDHW }];
+  const io = layoutsOf(g);
+  const nodes: OnnxNode[] = [];
+  const dyc = toChannelFirst(nodes, "dy", io.y);
   if (strided) {
     // [n,c,to,1,ho,1,wo,1] padded to [n,c,to,st,ho,sh,wo,sw], merged, and cut after the last element of dy
     Object.assign(constants, { gaps: [n, cout, to, 1, ho, 1, wo, 1], gapPads: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, st - 1, 0, sh - 1, 0, sw - 1], dilated: [n, cout, to * st, ho * sh, wo * sw], zero3: [0, 0, 0], spread });
     nodes.push(
-      { op: "Reshape", inputs: ["dyc", "gaps"], outputs: ["dy8"] },
+      { op: "Reshape", inputs: [dyc, "gaps"], outputs: ["dy8"] },
       { op: "Pad", inputs: ["dy8", "gapPads"], outputs: ["dy8p"] },
       { op: "Reshape", inputs: ["dy8p", "dilated"], outputs: ["dyd"] },
       { op: "Slice", inputs: ["dyd", "zero3", "spread", "axes"], outputs: ["dys"] },
@@ -172,10 +220,10 @@ export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
     // [kh,kw,kt,cin,cout] → [cin,cout,kt,kh,kw], then reversed along kt, kh, kw
     { op: "Transpose", inputs: ["w"], outputs: ["wt"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
     { op: "Slice", inputs: ["wt", "flipStarts", "flipEnds", "axes", "flipSteps"], outputs: ["wf"] },
-    { op: "Conv", inputs: [strided ? "dys" : "dyc", "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [...before, ...after] } } },
-    { op: "Transpose", inputs: ["dxc"], outputs: ["dx"], attributes: TO_NDHWC },
+    { op: "Conv", inputs: [strided ? "dys" : dyc, "wf"], outputs: ["dxc"], attributes: { kernel_shape: { ints: [kt, kh, kw] }, pads: { ints: [...before, ...after] } } },
   );
-  return { nodes, inputs: [{ name: "dy", shape: out }, { name: "w", shape: [kh, kw, kt, cin, cout] }], outputs: [{ name: "dx", shape: [...g.input] }], constants };
+  fromChannelFirst(nodes, "dxc", "dx", io.x);
+  return { nodes, inputs: [{ name: "dy", shape: shapeIn(io.y, out) }, { name: "w", shape: [kh, kw, kt, cin, cout] }], outputs: [{ name: "dx", shape: shapeIn(io.x, g.input) }], constants };
 }
 
 /**
@@ -189,17 +237,19 @@ export function flippedInputGradientGraph(g: ConvGeometry): OnnxGraph {
 export function swappedFilterGradientGraph(g: ConvGeometry): OnnxGraph {
   const out = outputShape(g);
   const [kt, kh, kw] = g.kernel;
-  const channelsFirst = { perm: { ints: [4, 0, 1, 2, 3] } };
+  const io = layoutsOf(g);
+  const nodes: OnnxNode[] = [];
+  const xs = toChannelFirst(nodes, "x", io.x, true);
+  const dys = toChannelFirst(nodes, "dy", io.y, true);
   return {
     nodes: [
-      { op: "Transpose", inputs: ["x"], outputs: ["xs"], attributes: channelsFirst },
-      { op: "Transpose", inputs: ["dy"], outputs: ["dys"], attributes: channelsFirst },
-      { op: "Conv", inputs: ["xs", "dys"], outputs: ["full"], attributes: { kernel_shape: { ints: out.slice(1, 4) }, dilations: { ints: [...g.stride] }, pads: { ints: [...g.pad, ...g.pad] } } },
+      ...nodes,
+      { op: "Conv", inputs: [xs, dys], outputs: ["full"], attributes: { kernel_shape: { ints: out.slice(1, 4) }, dilations: { ints: [...g.stride] }, pads: { ints: [...g.pad, ...g.pad] } } },
       // [cin, cout, ≥kt, ≥kh, ≥kw] (a stride that does not divide the padded size leaves extra positions) → the kernel
       { op: "Slice", inputs: ["full", "zeros", "kernel", "axes"], outputs: ["cut"] },
       { op: "Transpose", inputs: ["cut"], outputs: ["dw"], attributes: { perm: { ints: [3, 4, 2, 0, 1] } } },
     ],
-    inputs: [{ name: "x", shape: [...g.input] }, { name: "dy", shape: out }],
+    inputs: [{ name: "x", shape: shapeIn(io.x, g.input) }, { name: "dy", shape: shapeIn(io.y, out) }],
     outputs: [{ name: "dw", shape: [kh, kw, kt, g.input[4], g.cout] }],
     constants: { zeros: [0, 0, 0], kernel: [kt, kh, kw], axes: [2, 3, 4] },
   };
@@ -228,19 +278,19 @@ export function filterGradientGraph(g: ConvGeometry): OnnxGraph {
   const pads = (p: Triple) => [0, 0, ...p, 0, 0, ...p];
   const nodes: OnnxNode[] = [];
   const constants: Record<string, number[]> = { axes: [2, 3, 4], steps: dyShift ? [1, 1, 1] : [st, sh, sw] };
-  // the sliced operand, channel-first and padded
-  nodes.push({ op: "Transpose", inputs: [dyShift ? "dy" : "x"], outputs: ["sliced"], attributes: { perm: { ints: [4, 0, 1, 2, 3] } } });
+  // the sliced operand, channels outermost ([c, n, t, h, w]) and padded
+  const io = layoutsOf(g);
+  let from = toChannelFirst(nodes, dyShift ? "dy" : "x", dyShift ? io.y : io.x, true);
   const margin: Triple = dyShift ? [kt - 1, kh - 1, kw - 1] : [pt, ph, pw];
-  let from = "sliced";
   if (margin.some((m) => m > 0)) {
-    nodes.push({ op: "Pad", inputs: ["sliced", "slicedPads"], outputs: ["slicedPadded"] });
+    nodes.push({ op: "Pad", inputs: [from, "slicedPads"], outputs: ["slicedPadded"] });
     constants.slicedPads = pads(margin);
     from = "slicedPadded";
   }
   // the other operand as rows [positions, channels]
-  let other = dyShift ? "x" : "dy";
+  let other = toChannelLast(nodes, dyShift ? "x" : "dy", dyShift ? io.x : io.y);
   if (dyShift && pt + ph + pw > 0) {
-    nodes.push({ op: "Pad", inputs: ["x", "xPads"], outputs: ["xp"] });
+    nodes.push({ op: "Pad", inputs: [other, "xPads"], outputs: ["xp"] });
     constants.xPads = [0, pt, ph, pw, 0, 0, pt, ph, pw, 0];
     other = "xp";
   }
@@ -281,7 +331,7 @@ export function filterGradientGraph(g: ConvGeometry): OnnxGraph {
   }
   return {
     nodes,
-    inputs: [{ name: "x", shape: [...g.input] }, { name: "dy", shape: out }],
+    inputs: [{ name: "x", shape: shapeIn(io.x, g.input) }, { name: "dy", shape: shapeIn(io.y, out) }],
     outputs: [{ name: "dw", shape: [kh, kw, kt, cin, g.cout] }],
     constants,
   };
@@ -370,7 +420,8 @@ export function gemmKernel(a: [number, number], b: [number, number], transA: boo
 
 /** The cache key and graph of one convolution pass. */
 export function convKernel(pass: ConvPass, g: ConvGeometry): [string, () => OnnxGraph] {
-  return [`${pass}:${g.input.join("x")}:${g.kernel.join("x")}:${g.cout}:${g.stride.join("x")}:${g.pad.join("x")}`, () => graphOf[pass](g)];
+  const io = layoutsOf(g);
+  return [`${pass}:${g.input.join("x")}:${g.kernel.join("x")}:${g.cout}:${g.stride.join("x")}:${g.pad.join("x")}:${io.x}${io.y}`, () => graphOf[pass](g)];
 }
 
 interface WasmBackendView {

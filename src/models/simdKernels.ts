@@ -12,6 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 interface Exports {
   batchNormForward(x: number, rows: number, channels: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
   batchNormBackward(dy: number, y: number, x: number, rows: number, channels: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number, scratch: number): void;
+  batchNormForwardPlanar(x: number, n: number, channels: number, plane: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number): void;
+  batchNormBackwardPlanar(dy: number, y: number, x: number, n: number, channels: number, plane: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number): void;
   maxPoolForward(x: number, n: number, t: number, h: number, w: number, channels: number, kt: number, kh: number, kw: number, st: number, sh: number, sw: number, pt: number, ph: number, pw: number, to: number, ho: number, wo: number, y: number, index: number): void;
   maxPoolBackward(dy: number, index: number, outputs: number, inputs: number, channels: number, dx: number): void;
   adamStep(theta: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, l2: number, decay: number, thetaOut: number, mOut: number, vOut: number): void;
@@ -92,28 +94,34 @@ export class SimdKernels {
     return tf.engine().makeTensorFromTensorInfo(info);
   }
 
-  /** Training-mode batch normalisation over every axis but the last: y (ReLU'd if asked), batch mean, biased variance. */
-  batchNormForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, relu: boolean): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
-    const channels = x.shape[x.shape.length - 1]!;
+  /**
+   * Training-mode batch normalisation over every axis but the channels' (the last, or the second for a channel-first
+   * [n, c, t, h, w] tensor): y (ReLU'd if asked), batch mean, biased variance.
+   */
+  batchNormForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, relu: boolean, channelsFirst = false): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+    const channels = channelsFirst ? x.shape[1]! : x.shape[x.shape.length - 1]!;
     const rows = x.size / channels;
     // outputs first: an allocation may grow (and move views of) the heap, never the offsets
     const y = this.backend.makeOutput([...x.shape], "float32");
     const mean = this.backend.makeOutput([channels], "float32");
     const variance = this.backend.makeOutput([channels], "float32");
-    const scratch = this.scratchOf(40 * channels + 16);
-    this.kernels.batchNormForward(this.address(x), rows, channels, this.address(gamma), this.address(beta), eps, relu ? 1 : 0, this.address(y), this.address(mean), this.address(variance), scratch);
+    const [xAt, gAt, bAt, yAt, mAt, vAt] = [x, gamma, beta, y, mean, variance].map((t) => this.address(t)) as [number, number, number, number, number, number];
+    if (channelsFirst) this.kernels.batchNormForwardPlanar(xAt, x.shape[0]!, channels, rows / x.shape[0]!, gAt, bAt, eps, relu ? 1 : 0, yAt, mAt, vAt);
+    else this.kernels.batchNormForward(xAt, rows, channels, gAt, bAt, eps, relu ? 1 : 0, yAt, mAt, vAt, this.scratchOf(40 * channels + 16));
     return { y: this.tensor(y), mean: this.tensor(mean), variance: this.tensor(variance) };
   }
 
   /** The gradient of batchNormForward: dx, dγ, dβ from dy, the forward's y (for the ReLU mask), x and statistics. */
-  batchNormBackward(dy: tf.Tensor, y: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, eps: number, relu: boolean): [tf.Tensor, tf.Tensor, tf.Tensor] {
-    const channels = x.shape[x.shape.length - 1]!;
+  batchNormBackward(dy: tf.Tensor, y: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, eps: number, relu: boolean, channelsFirst = false): [tf.Tensor, tf.Tensor, tf.Tensor] {
+    const channels = channelsFirst ? x.shape[1]! : x.shape[x.shape.length - 1]!;
     const rows = x.size / channels;
     const dx = this.backend.makeOutput([...x.shape], "float32");
     const dGamma = this.backend.makeOutput([channels], "float32");
     const dBeta = this.backend.makeOutput([channels], "float32");
-    const scratch = this.scratchOf(40 * channels + 16);
-    this.kernels.batchNormBackward(this.address(dy), this.address(y), this.address(x), rows, channels, this.address(gamma), this.address(mean), this.address(variance), eps, relu ? 1 : 0, this.address(dx), this.address(dGamma), this.address(dBeta), scratch);
+    const at = [dy, y, x, gamma, mean, variance, dx, dGamma, dBeta].map((t) => this.address(t)) as number[];
+    const [dyAt, yAt, xAt, gAt, mAt, vAt, dxAt, dgAt, dbAt] = at as [number, number, number, number, number, number, number, number, number];
+    if (channelsFirst) this.kernels.batchNormBackwardPlanar(dyAt, yAt, xAt, x.shape[0]!, channels, rows / x.shape[0]!, gAt, mAt, vAt, eps, relu ? 1 : 0, dxAt, dgAt, dbAt);
+    else this.kernels.batchNormBackward(dyAt, yAt, xAt, rows, channels, gAt, mAt, vAt, eps, relu ? 1 : 0, dxAt, dgAt, dbAt, this.scratchOf(40 * channels + 16));
     return [this.tensor(dx), this.tensor(dGamma), this.tensor(dBeta)];
   }
 

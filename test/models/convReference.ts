@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { batchNorm, batchNormTrain, conv3d, maxPool3d, maxPool3dStrided, upsampleConv3d, type Triple } from "../../src/models/ops.ts";
+import { batchNorm, batchNormTrain, conv3d, maxPool3d, maxPool3dStrided, relayout, upsampleConv3d, type ConvLayouts, type Triple } from "../../src/models/ops.ts";
 import { rngFromSeed } from "../../src/core/rng.ts";
 
 export function random(shape: number[], seed: number): tf.Tensor {
@@ -42,9 +42,10 @@ export const convCases: Array<{ name: string; x: number[]; k: number[]; stride: 
 ];
 
 /** One `it` per case: conv3d on the active wasm backend against tf.conv3d on the cpu backend, no tensor leaks. */
-export function itMatchesReference(engine: string): void {
+export function itMatchesReference(engine: string, layouts?: ConvLayouts): void {
+  const io = layouts === undefined ? "" : ` (x channel-${layouts.x}, y channel-${layouts.y})`;
   for (const c of convCases) {
-    it(`${c.name}: value and both gradients on ${engine} equal the cpu backend's tf.conv3d`, async () => {
+    it(`${c.name}: value and both gradients on ${engine}${io} equal the cpu backend's tf.conv3d`, async () => {
       // Reference on the cpu backend: wasm's own Conv3DBackpropInputV2 returns zeros for strided and padded cases.
       await tf.setBackend("cpu");
       const reference = tf.tidy(() => {
@@ -61,7 +62,12 @@ export function itMatchesReference(engine: string): void {
       const before = tf.memory().numTensors;
       const x = random(c.x, 1) as tf.Tensor5D;
       const w = random(c.k, 2) as tf.Tensor5D;
-      const ours = (xi: tf.Tensor, wi: tf.Tensor) => conv3d(xi as tf.Tensor5D, tf.transpose(wi, [1, 2, 0, 3, 4]) as tf.Tensor5D, c.stride, c.pad);
+      // with layouts, x goes in and y comes out as asked, and are brought back to channel-last here to compare
+      const ours = (xi: tf.Tensor, wi: tf.Tensor) => {
+        const given = relayout(xi as tf.Tensor5D, "last", layouts?.x ?? "last");
+        const out = conv3d(given, tf.transpose(wi, [1, 2, 0, 3, 4]) as tf.Tensor5D, c.stride, c.pad, true, layouts);
+        return relayout(out, layouts?.y ?? "last", "last");
+      };
       const y = tf.tidy(() => ours(x, w));
       const probe = random([...y.shape], 3);
       const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ours(a, b), probe)))([x, w]);
@@ -178,23 +184,25 @@ export function itPoolsLikePyTorch(engine: string): void {
  * batchNormTrain (training mode, optional ReLU) on the active kernels against autodiff of the plain formula, and
  * evaluation mode with the batch's own statistics.
  */
-export function itNormalisesLikeTheFormula(engine: string): void {
+export function itNormalisesLikeTheFormula(engine: string, layout: "last" | "first" = "last"): void {
   // 6 and 3 channels take the spread path of the per-channel factors, 16 the broadcasting one
   for (const [relu, channels] of [[false, 6], [true, 6], [true, 3], [false, 16], [true, 16]] as const) {
-    it(`batch norm on ${engine}: value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}, ${channels} channels`, () => {
-      const x = random([2, 3, 4, 5, channels], 10);
+    it(`batch norm on ${engine}${layout === "first" ? " (channel-first)" : ""}: value and gradients equal autodiff of the plain formula${relu ? " with ReLU" : ""}, ${channels} channels`, () => {
+      // t·h·w = 45: the channel-first kernel's SIMD runs and a scalar tail
+      const x = random([2, 3, 3, 5, channels], 10);
       const gamma = random([channels], 11);
       const beta = random([channels], 12);
-      const probe = random([2, 3, 4, 5, channels], 13);
+      const probe = random([2, 3, 3, 5, channels], 13);
       const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
         const { mean, variance } = tf.moments(a, [0, 1, 2, 3]);
         const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
         return relu ? tf.relu(y) : y;
       };
+      // a channel-first run is given x transposed, and its y is transposed back to compare
       const fused = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-        const out = batchNormTrain(a, g, b, relu);
+        const out = batchNormTrain(relayout(a as tf.Tensor5D, "last", layout), g, b, relu, 1e-5, layout);
         tf.dispose([out.mean, out.variance]);
-        return out.y;
+        return relayout(out.y as tf.Tensor5D, layout, "last");
       };
       const loss = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), probe));
       const [yRef, yOurs] = [tf.tidy(() => plain(x, gamma, beta)), tf.tidy(() => fused(x, gamma, beta))];
@@ -204,7 +212,10 @@ export function itNormalisesLikeTheFormula(engine: string): void {
       gRef.forEach((r, i) => assert.ok(maxAbsDiff(r, gOurs[i]!) < 1e-3 * Math.max(1, scaleOf(r)), `gradient ${i}: ${maxAbsDiff(r, gOurs[i]!)}`));
       // evaluation mode with the batch's own statistics gives the same values
       const stats = tf.tidy(() => { const m = tf.moments(x, [0, 1, 2, 3]); return { mean: m.mean, variance: m.variance }; });
-      const evaluated = tf.tidy(() => { const y = batchNorm(x, gamma, beta, stats); return relu ? tf.relu(y) : y; });
+      const evaluated = tf.tidy(() => {
+        const y = relayout(batchNorm(relayout(x as tf.Tensor5D, "last", layout), gamma, beta, stats, 1e-5, layout) as tf.Tensor5D, layout, "last");
+        return relu ? tf.relu(y) : y;
+      });
       assert.ok(maxAbsDiff(yRef, evaluated) < 1e-4, "evaluation mode");
       tf.dispose([x, gamma, beta, probe, yRef, yOurs, ...gRef, ...gOurs, stats.mean, stats.variance, evaluated]);
     });

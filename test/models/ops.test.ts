@@ -13,6 +13,8 @@ before(async () => {
 
 describe("conv3d through folded conv2d", () => {
   itMatchesReference("tfjs's folded conv2d");
+  // channel-first tensors are brought to channel-last and back on this path
+  itMatchesReference("tfjs's folded conv2d", { x: "first", y: "first" });
   itUpsamplesLikeTwoLayers("tfjs's folded conv2d");
   itPoolsLikePyTorch("tfjs's folded conv2d");
 });
@@ -103,6 +105,7 @@ describe("pooling and transposed convolution", () => {
 
 describe("fused batch norm (training mode) on tfjs ops", () => {
   itNormalisesLikeTheFormula("tfjs ops");
+  itNormalisesLikeTheFormula("tfjs ops", "first");
 });
 
 describe("addBias", () => {

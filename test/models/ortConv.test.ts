@@ -22,6 +22,10 @@ describe("convolutions on ONNX Runtime", { skip: missing }, () => {
   });
 
   itMatchesReference("ONNX Runtime");
+  // layers that pass channel-first tensors (S3D's separable convolutions): every pass, every pairing of layouts
+  itMatchesReference("ONNX Runtime", { x: "last", y: "first" });
+  itMatchesReference("ONNX Runtime", { x: "first", y: "last" });
+  itMatchesReference("ONNX Runtime", { x: "first", y: "first" });
   itUpsamplesLikeTwoLayers("ONNX Runtime");
   itPoolsLikePyTorch("ONNX Runtime");
 

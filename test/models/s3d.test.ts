@@ -8,8 +8,9 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { rngFromSeed } from "../../src/core/rng.ts";
 import { selectBackend } from "../../src/models/backend.ts";
-import { createBackbone } from "../../src/models/backbones.ts";
-import { maxPool3dStrided, type Triple } from "../../src/models/ops.ts";
+import { createBackbone, sepConv } from "../../src/models/backbones.ts";
+import { channelFirstPays, maxPool3dStrided, type Triple } from "../../src/models/ops.ts";
+import { OrtConvEngine } from "../../src/models/ortConv.ts";
 import { ParamStore } from "../../src/models/params.ts";
 
 interface Fixture {
@@ -52,6 +53,39 @@ describe("S3D", () => {
     x.dispose();
     store.dispose();
   });
+});
+
+describe("S3D's separable convolution with channel-first tensors inside", { skip: typeof OrtConvEngine.load(1) === "string" ? "onnxruntime-node unavailable" : false }, () => {
+  for (const [k, s] of [[3, 1], [7, 2]] as const) {
+    it(`k ${k}, stride ${s}: the values and gradients of the channel-last path, in training and evaluation mode`, async () => {
+      const run = async (planar: boolean) => {
+        // ONNX Runtime with clipflow's SIMD kernels passes channel-first tensors; tfjs's own kernels channel-last ones
+        await selectBackend("wasm", undefined, planar ? { convolutions: "onnxruntime", threads: 1 } : { convolutions: "tfjs", simdKernels: false });
+        assert.equal(channelFirstPays(), planar);
+        const store = new ParamStore(rngFromSeed(3));
+        const layer = sepConv(store, "sep", 5, 8, k, s);
+        const x = tf.tensor(Float32Array.from({ length: 2 * 6 * 12 * 11 * 5 }, (_, i) => Math.sin(i * 0.37)), [2, 6, 12, 11, 5]) as tf.Tensor5D;
+        const probe = tf.tidy(() => tf.cos(tf.range(0, layer(x, false).size).reshape(layer(x, false).shape)));
+        const before = tf.memory().numTensors;
+        const [dx, ...grads] = tf.grads((a: tf.Tensor, ...params: tf.Tensor[]) => tf.sum(tf.mul(layer(a as tf.Tensor5D, true), probe)))([x, ...store.trainable()]);
+        const trained = tf.tidy(() => layer(x, true));
+        const evaluated = tf.tidy(() => layer(x, false));
+        const result = [trained, evaluated, dx!, ...grads].map((t) => t.dataSync().slice());
+        tf.dispose([trained, evaluated, dx!, ...grads]);
+        assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+        tf.dispose([x, probe]);
+        store.dispose();
+        return result;
+      };
+      const planar = await run(true);
+      const plain = await run(false);
+      await selectBackend("wasm");
+      planar.forEach((values, i) => {
+        const scale = Math.max(...plain[i]!.map(Math.abs));
+        values.forEach((v, j) => assert.ok(Math.abs(v - plain[i]![j]!) < 1e-4 * scale, `${["training output", "evaluation output", "dx"][i] ?? `parameter ${i - 3}`}[${j}]: ${v} vs ${plain[i]![j]}`));
+      });
+    });
+  }
 });
 
 describe("maxPool3dStrided (overlapping windows, padding)", () => {

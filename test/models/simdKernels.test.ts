@@ -42,6 +42,7 @@ describe("clipflow's SIMD kernels (wasm backend)", () => {
 
   itPoolsLikePyTorch("clipflow's SIMD kernels");
   itNormalisesLikeTheFormula("clipflow's SIMD kernels");
+  itNormalisesLikeTheFormula("clipflow's SIMD kernels", "first");
 
   it("batch norm statistics over many rows (f64 carries) equal a float64 computation, with no tensor leaks", () => {
     const [rows, channels] = [4 * 8 * 16 * 16, 20];
