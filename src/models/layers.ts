@@ -4,7 +4,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeSimd } from "./backend.ts";
-import { ClipflowError } from "../core/errors.ts";
 import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type ConvLayouts, type Triple } from "./ops.ts";
 import type { Layout } from "./ortConv.ts";
 import { convInit, torchDefault, type ParamStore } from "./params.ts";
@@ -34,8 +33,9 @@ export function conv3dLayer(store: ParamStore, name: string, o: ConvOptions): La
   const pad = o.pad ?? [0, 0, 0];
   return (x, _training, layouts) => {
     const y = conv3d(x, weight as tf.Tensor as tf.Tensor5D, stride, pad, o.dataInput !== true, layouts);
-    if (bias !== undefined && layouts?.y === "first") throw new ClipflowError("ConfigError", `${name}: a bias on a channel-first output is not supported`, { field: name });
-    return bias === undefined ? y : (addBias(y, bias) as tf.Tensor5D);
+    if (bias === undefined) return y;
+    // a channel-first output adds its bias per channel on the second axis
+    return (layouts?.y === "first" ? tf.add(y, bias.reshape([1, o.cout, 1, 1, 1])) : addBias(y, bias)) as tf.Tensor5D;
   };
 }
 

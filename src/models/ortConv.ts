@@ -6,6 +6,8 @@
  *
  * Three graphs per layer shape, each built once and cached as a session:
  * - forward: NDHWC → NCDHW, Conv, back to NDHWC (clipflow's tensors are channel-last, ONNX's Conv is channel-first);
+ *   a layer may instead take or give channel-first tensors (`ConvGeometry.layouts`; S3D's separable convolutions),
+ *   which skips that transpose in every pass that touches the tensor;
  * - input gradient: at stride 1 a forward Conv of dy with the filter flipped in space and in/out swapped, padded by
  *   k − 1 − p (ORT's 3D ConvTranspose, the textbook form, measured 6× slower than its Conv); with one axis at stride 2
  *   the same Conv on dy spread with zeros; other strided layers use ConvTranspose with the output padding that

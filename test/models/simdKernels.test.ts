@@ -6,7 +6,10 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend, selectBackend } from "../../src/models/backend.ts";
-import { batchNormTrain, maxPool3dStrided } from "../../src/models/ops.ts";
+import { rngFromSeed } from "../../src/core/rng.ts";
+import { batchNormLayer, conv3dLayer } from "../../src/models/layers.ts";
+import { batchNormTrain, maxPool3dStrided, relayout } from "../../src/models/ops.ts";
+import { ParamStore } from "../../src/models/params.ts";
 import { SIMD_KERNELS_FILE } from "../../src/models/simdKernels.ts";
 import { itNormalisesLikeTheFormula, itPoolsLikePyTorch, random } from "./convReference.ts";
 
@@ -71,6 +74,38 @@ describe("clipflow's SIMD kernels (wasm backend)", () => {
     tf.dispose([x, gamma, beta]);
   });
 
+  for (const simdKernels of [true, false]) {
+    it(`a batch norm layer's running statistics follow PyTorch (momentum 0.1, unbiased variance; ${simdKernels ? "SIMD kernels" : "tfjs ops"})`, async () => {
+      await selectBackend("wasm", undefined, { convolutions: "tfjs", simdKernels });
+      const store = new ParamStore(rngFromSeed(5));
+      const layer = batchNormLayer(store, "bn", 3);
+      const batches = [random([2, 2, 3, 1, 3], 50), random([2, 2, 3, 1, 3], 51)];
+      const mean = [0, 0, 0];
+      const variance = [1, 1, 1];
+      for (const x of batches) {
+        tf.dispose(layer(x as tf.Tensor5D, true));
+        const data = x.dataSync();
+        const rows = data.length / 3;
+        for (let c = 0; c < 3; c += 1) {
+          let mu = 0;
+          for (let r = 0; r < rows; r += 1) mu += data[r * 3 + c]! / rows;
+          let sq = 0;
+          for (let r = 0; r < rows; r += 1) sq += (data[r * 3 + c]! - mu) ** 2;
+          mean[c] = 0.9 * mean[c]! + 0.1 * mu;
+          variance[c] = 0.9 * variance[c]! + 0.1 * (sq / (rows - 1));
+        }
+      }
+      const [m, v] = [store.buffers.get("bn.running_mean")!.dataSync(), store.buffers.get("bn.running_var")!.dataSync()];
+      for (let c = 0; c < 3; c += 1) {
+        assert.ok(Math.abs(m[c]! - mean[c]!) < 1e-6, `running mean ${c}: ${m[c]} vs ${mean[c]}`);
+        assert.ok(Math.abs(v[c]! - variance[c]!) < 1e-5, `running variance ${c}: ${v[c]} vs ${variance[c]}`);
+      }
+      tf.dispose(batches);
+      store.dispose();
+      await selectBackend("wasm", undefined, { convolutions: "tfjs" });
+    });
+  }
+
   it("max pooling's gradient goes to the first maximum in (t, h, w) order on ties, as PyTorch's", () => {
     // all zeros: every window's maximum is tied, and its first valid position is (max(o − 1, 0)) along each axis
     const x = tf.zeros([1, 3, 3, 4, 2]) as tf.Tensor5D;
@@ -85,6 +120,18 @@ describe("clipflow's SIMD kernels (wasm backend)", () => {
           }
     assert.deepEqual([...dx.dataSync()], [...expected]);
     tf.dispose([x, dx]);
+  });
+
+  it("a convolution layer with a bias gives the same channel-first output as channel-last", () => {
+    const store = new ParamStore(rngFromSeed(6));
+    const layer = conv3dLayer(store, "conv", { cin: 3, cout: 5, kernel: [1, 3, 3], pad: [0, 1, 1], bias: true });
+    store.params.get("conv.bias")!.variable.assign(tf.tensor([1, -2, 3, 0.5, -1]));
+    const x = random([1, 2, 4, 4, 3], 60) as tf.Tensor5D;
+    const last = tf.tidy(() => layer(x, true));
+    const first = tf.tidy(() => relayout(layer(x, true, { x: "last", y: "first" }), "first", "last"));
+    assert.deepEqual([...first.dataSync()].map((v) => +v.toFixed(5)), [...last.dataSync()].map((v) => +v.toFixed(5)));
+    tf.dispose([x, last, first]);
+    store.dispose();
   });
 
   it("a pooling window that does not fit is a ConfigError naming the window", () => {
