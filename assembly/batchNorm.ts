@@ -26,28 +26,8 @@ function carry(acc: usize, total: usize, channels: i32): void {
   }
 }
 
-/** total[c] = Σ_r x[r, c]. */
-function columnSums(x: usize, rows: i32, channels: i32, acc: usize, total: usize): void {
-  clear(acc, channels << 2);
-  clear(total, channels << 3);
-  const simd = channels & ~3;
-  let row = x;
-  const stride = <usize>channels << 2;
-  for (let r = 0; r < rows; r++) {
-    let c = 0;
-    for (; c < simd; c += 4) {
-      const a = f32At(acc, c);
-      v128.store(a, f32x4.add(v128.load(a), v128.load(f32At(row, c))));
-    }
-    for (; c < channels; c++) store<f32>(f32At(acc, c), load<f32>(f32At(acc, c)) + load<f32>(f32At(row, c)));
-    if (r % BLOCK == BLOCK - 1) carry(acc, total, channels);
-    row += stride;
-  }
-  carry(acc, total, channels);
-}
-
-/** total[c] = Σ_r (x[r, c] − centre[c])². */
-function centredSquares(x: usize, rows: i32, channels: i32, centre: usize, acc: usize, total: usize): void {
+/** total[c] = Σ_r (x[r, c] − centre[c]), squared when asked (the sums: a centre of zeros). */
+function columnMoments(x: usize, rows: i32, channels: i32, centre: usize, squared: bool, acc: usize, total: usize): void {
   clear(acc, channels << 2);
   clear(total, channels << 3);
   const simd = channels & ~3;
@@ -58,11 +38,11 @@ function centredSquares(x: usize, rows: i32, channels: i32, centre: usize, acc: 
     for (; c < simd; c += 4) {
       const a = f32At(acc, c);
       const d = f32x4.sub(v128.load(f32At(row, c)), v128.load(f32At(centre, c)));
-      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(d, d)));
+      v128.store(a, f32x4.add(v128.load(a), squared ? f32x4.mul(d, d) : d));
     }
     for (; c < channels; c++) {
       const d = load<f32>(f32At(row, c)) - load<f32>(f32At(centre, c));
-      store<f32>(f32At(acc, c), load<f32>(f32At(acc, c)) + d * d);
+      store<f32>(f32At(acc, c), load<f32>(f32At(acc, c)) + (squared ? d * d : d));
     }
     if (r % BLOCK == BLOCK - 1) carry(acc, total, channels);
     row += stride;
@@ -103,9 +83,10 @@ export function batchNormForward(x: usize, rows: i32, channels: i32, gamma: usiz
   const acc = scratch + (<usize>channels << 3);
   const scale = acc + (<usize>channels << 2);
   const shift = scale + (<usize>channels << 2);
-  columnSums(x, rows, channels, acc, total);
+  clear(mean, channels << 2);
+  columnMoments(x, rows, channels, mean, false, acc, total);
   for (let c = 0; c < channels; c++) store<f32>(f32At(mean, c), <f32>(load<f64>(f64At(total, c)) / <f64>rows));
-  centredSquares(x, rows, channels, mean, acc, total);
+  columnMoments(x, rows, channels, mean, true, acc, total);
   for (let c = 0; c < channels; c++) {
     const v = <f32>(load<f64>(f64At(total, c)) / <f64>rows);
     store<f32>(f32At(variance, c), v);

@@ -2,9 +2,11 @@
  * clipflow's own WebAssembly SIMD kernels for the wasm backend (sources in assembly/, compiled by AssemblyScript into
  * simdKernels.wasm; `npm run build:wasm`). tfjs's wasm backend runs batch normalisation as a dozen separate kernels
  * (statistics as products, then subtract, square, scale, shift, ReLU, and twice as many for the gradient), each a pass
- * over the activations plus a launch; these kernels make it two passes forward and two backward. The module imports
- * tfjs's own wasm memory, so kernels read and write tensors where they lie, with no copies: a tensor's address is its
- * heap offset. The module has no data segment (the build checks), so instantiating it writes nothing into that memory.
+ * over the activations plus a launch; these kernels make it two passes forward and two backward. Also max pooling
+ * (keeping each maximum's position for the gradient) and the parameter updates (Adam, SGD, blends), one pass each.
+ * The module imports tfjs's own wasm memory, so kernels read and write tensors where they lie, with no copies: a
+ * tensor's address is its heap offset. The module has no data segment and no start function (a test checks), so
+ * instantiating it writes nothing into that memory.
  */
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
@@ -63,7 +65,8 @@ export class SimdKernels {
   static load(): SimdKernels | string {
     const backend = tf.backend() as unknown as Partial<WasmBackend>;
     const memory = backend.wasm?.asm?.memory;
-    if (!(memory instanceof WASM.Memory) || backend.dataIdMap === undefined || typeof backend.makeOutput !== "function") return "the backend is not wasm";
+    if (backend.dataIdMap === undefined || typeof backend.makeOutput !== "function") return "the backend is not wasm";
+    if (!(memory instanceof WASM.Memory)) return "tfjs's wasm memory is not reachable (backend.wasm.asm.memory)";
     if (!tf.env().getBool("WASM_HAS_SIMD_SUPPORT")) return "this runtime has no WebAssembly SIMD";
     try {
       const module = new WASM.Module(readFileSync(SIMD_KERNELS_FILE));
