@@ -34,7 +34,7 @@ export interface BackendChoice {
   ort?: OrtConvEngine | undefined;
   /** The convolution engine asked for when the choice was made. */
   convolutions: ConvolutionEngine;
-  /** Set when clipflow's SIMD kernels run batch normalisation and max pooling (wasm backend). */
+  /** Set when clipflow's SIMD kernels run batch normalisation, max pooling and parameter updates (wasm backend). */
   simd?: SimdKernels | undefined;
 }
 

@@ -324,7 +324,7 @@ function maxAlong(x: tf.Tensor3D, k: number, s: number, p: number): tf.Tensor3D 
  * on wasm, so overlapping windows (S3D's 3×3×3 stride 1 and 1×3×3 stride 2) train without MaxPool3DGrad. The gradient
  * of an output goes to one input that holds its window's maximum. (Without the SIMD kernels, `maxPool3d` serves
  * window = stride: XNNPACK's 2D pooling is faster there.) On the wasm backend clipflow's SIMD kernel runs instead
- * (maxPool3dSimd: S3D's pools went from 185 ms of a step on ORT's MaxPool to about 30); with ONNX Runtime loaded but
+ * (maxPool3dSimd: S3D's pools went from 185 ms of a step on ORT's MaxPool to 48); with ONNX Runtime loaded but
  * not those kernels, ORT's MaxPool (maxPool3dOrt).
  */
 export function maxPool3dStrided(x: tf.Tensor5D, window: Triple, stride: Triple, pad: Triple): tf.Tensor5D {
