@@ -98,6 +98,21 @@ export function batchNormForward(x: usize, rows: i32, channels: i32, gamma: usiz
 }
 
 /**
+ * Channel c's part of the gradient from Σg and Σg·(x − μ) over m rows: dγ and dβ, and the coefficients of
+ * dx = k·g + a·x + b written to kAt, aAt, bAt (from dx = k·g + a·(x − μ) − k·Σg/m: b = −a·μ − k·Σg/m).
+ */
+function gradientCoefficients(c: i32, sg: f64, sgc: f64, m: f64, gamma: usize, mean: usize, variance: usize, eps: f32, dGamma: usize, dBeta: usize, kAt: usize, aAt: usize, bAt: usize): void {
+  const rstd = 1 / Math.sqrt(<f64>load<f32>(f32At(variance, c)) + <f64>eps);
+  const k = <f64>load<f32>(f32At(gamma, c)) * rstd;
+  const a = (-k * rstd * rstd * sgc) / m;
+  store<f32>(f32At(dGamma, c), <f32>(sgc * rstd));
+  store<f32>(f32At(dBeta, c), <f32>sg);
+  store<f32>(kAt, <f32>k);
+  store<f32>(aAt, <f32>a);
+  store<f32>(bAt, <f32>(-a * <f64>load<f32>(f32At(mean, c)) - (k * sg) / m));
+}
+
+/**
  * The gradient of batchNormForward for dy (at its output y): with g = dy (masked by y > 0 under ReLU), c = x − μ,
  * r = 1/√(σ² + eps) and k = γ·r over M rows: dγ = r·Σg·c, dβ = Σg, dx = k·g − k·r²·(Σg·c / M)·c − k·Σg / M.
  */
@@ -143,17 +158,7 @@ export function batchNormBackward(dy: usize, y: usize, x: usize, rows: i32, chan
   carry(accGc, totalGc, channels);
   const m = <f64>rows;
   for (let c = 0; c < channels; c++) {
-    const sg = load<f64>(f64At(totalG, c));
-    const sgc = load<f64>(f64At(totalGc, c));
-    const rstd = 1 / Math.sqrt(<f64>load<f32>(f32At(variance, c)) + <f64>eps);
-    const kc = <f64>load<f32>(f32At(gamma, c)) * rstd;
-    const ac = (-kc * rstd * rstd * sgc) / m;
-    store<f32>(f32At(dGamma, c), <f32>(sgc * rstd));
-    store<f32>(f32At(dBeta, c), <f32>sg);
-    store<f32>(f32At(k, c), <f32>kc);
-    store<f32>(f32At(a, c), <f32>ac);
-    // dx = k·g + a·(x − μ) − k·Σg/M = k·g + a·x + (−a·μ − k·Σg/M)
-    store<f32>(f32At(b, c), <f32>(-ac * <f64>load<f32>(f32At(mean, c)) - (kc * sg) / m));
+    gradientCoefficients(c, load<f64>(f64At(totalG, c)), load<f64>(f64At(totalGc, c)), m, gamma, mean, variance, eps, dGamma, dBeta, f32At(k, c), f32At(a, c), f32At(b, c));
   }
   offset = 0;
   for (let r = 0; r < rows; r++) {
@@ -237,7 +242,7 @@ export function batchNormForwardPlanar(x: usize, n: i32, channels: i32, plane: i
 }
 
 /** batchNormBackward on channel-first [n, C, P] tensors. */
-export function batchNormBackwardPlanar(dy: usize, y: usize, x: usize, n: i32, channels: i32, plane: i32, gamma: usize, mean: usize, variance: usize, eps: f32, relu: bool, dx: usize, dGamma: usize, dBeta: usize): void {
+export function batchNormBackwardPlanar(dy: usize, y: usize, x: usize, n: i32, channels: i32, plane: i32, gamma: usize, mean: usize, variance: usize, eps: f32, relu: bool, dx: usize, dGamma: usize, dBeta: usize, scratch: usize): void {
   const rows = <f64>n * <f64>plane;
   const planeBytes = <usize>plane << 2;
   const zero = f32x4.splat(0);
@@ -272,14 +277,10 @@ export function batchNormBackwardPlanar(dy: usize, y: usize, x: usize, n: i32, c
         sgc += <f64>(g * (load<f32>(x + off) - mu));
       }
     }
-    const rstd = 1 / Math.sqrt(<f64>load<f32>(f32At(variance, c)) + <f64>eps);
-    const kc = <f64>load<f32>(f32At(gamma, c)) * rstd;
-    const ac = (-kc * rstd * rstd * sgc) / rows;
-    store<f32>(f32At(dGamma, c), <f32>(sgc * rstd));
-    store<f32>(f32At(dBeta, c), <f32>sg);
-    const k = <f32>kc;
-    const a = <f32>ac;
-    const bc = <f32>(-ac * <f64>mu - (kc * sg) / rows);
+    gradientCoefficients(c, sg, sgc, rows, gamma, mean, variance, eps, dGamma, dBeta, scratch, scratch + 4, scratch + 8);
+    const k = load<f32>(scratch);
+    const a = load<f32>(scratch + 4);
+    const bc = load<f32>(scratch + 8);
     const kv = f32x4.splat(k);
     const av = f32x4.splat(a);
     const bv = f32x4.splat(bc);

@@ -3,16 +3,15 @@
  * step, parameters only (BatchNorm running statistics are the key encoder's own), starting as a copy of the query.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeSimd } from "../models/backend.ts";
+import { blend } from "../models/ops.ts";
 import type { ParamStore } from "../models/params.ts";
 
 export function momentumUpdate(key: ParamStore, query: ParamStore, momentum: number): void {
-  const simd = activeSimd();
   tf.tidy(() => {
     for (const [name, info] of key.params) {
       const source = query.params.get(name);
       if (source === undefined) continue;
-      info.variable.assign(simd !== undefined ? simd.blend(info.variable, momentum, source.variable, 1 - momentum) : tf.add(tf.mul(info.variable, momentum), tf.mul(source.variable, 1 - momentum)));
+      info.variable.assign(blend(info.variable, momentum, source.variable, 1 - momentum));
     }
   });
 }

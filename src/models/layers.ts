@@ -3,8 +3,7 @@
  * layer creates its parameters once; calling it is pure tensor maths (the train step runs it inside its tape).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeSimd } from "./backend.ts";
-import { addBias, batchNorm, batchNormTrain, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type ConvLayouts, type Triple } from "./ops.ts";
+import { addBias, batchNorm, batchNormTrain, blend, conv3d, convTranspose3dStride2, upsampleConv3d, upsampleConvComposeCost, type ConvLayouts, type Triple } from "./ops.ts";
 import type { Layout } from "./ortConv.ts";
 import { convInit, torchDefault, type ParamStore } from "./params.ts";
 
@@ -56,15 +55,9 @@ export function batchNormLayer(store: ParamStore, name: string, channels: number
     const { y, mean, variance } = batchNormTrain(x, gamma, beta, relu, 1e-5, layout);
     const rows = x.size / channels;
     const unbiased = 0.1 * (rows / Math.max(1, rows - 1));
-    const simd = activeSimd();
     tf.tidy(() => {
-      if (simd !== undefined) {
-        runningMean.assign(simd.blend(runningMean, 0.9, mean, 0.1));
-        runningVar.assign(simd.blend(runningVar, 0.9, variance, unbiased));
-        return;
-      }
-      runningMean.assign(tf.add(tf.mul(runningMean, 0.9), tf.mul(mean, 0.1)));
-      runningVar.assign(tf.add(tf.mul(runningVar, 0.9), tf.mul(variance, unbiased)));
+      runningMean.assign(blend(runningMean, 0.9, mean, 0.1));
+      runningVar.assign(blend(runningVar, 0.9, variance, unbiased));
     });
     tf.dispose([mean, variance]);
     return y as tf.Tensor5D;

@@ -10,7 +10,7 @@
  * onnxruntime-node is loaded, conv3d and large matMuls run on ONNX Runtime (src/models/ortConv.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeBackend } from "./backend.ts";
+import { activeBackend, activeSimd } from "./backend.ts";
 import { ClipflowError } from "../core/errors.ts";
 import type { SimdKernels } from "./simdKernels.ts";
 import { convKernel, gemmKernel, outputShape, poolKernel, poolOutputShape, shapeIn, type ConvGeometry, type Layout, type OrtConvEngine, type PoolGeometry, type Triple } from "./ortConv.ts";
@@ -164,6 +164,16 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, stride: Triple = [1, 1, 1
   const y = conv2dValid(rows.reshape([n * to, hp, wp, kt * cin]), w.reshape([kh, kw, kt * cin, cout]) as tf.Tensor4D, sh, sw, inputGradient);
   const [, ho, wo] = y.shape;
   return y.reshape([n, to, ho, wo, cout]);
+}
+
+/**
+ * a·wa + b·wb element-wise (EMA updates, running statistics, weighted gradient sums): one pass on clipflow's SIMD
+ * kernels where they run, else the same float32 operations as tfjs ops.
+ */
+export function blend(a: tf.Tensor, wa: number, b: tf.Tensor, wb: number): tf.Tensor {
+  const simd = activeSimd();
+  if (simd !== undefined) return simd.blend(a, wa, b, wb);
+  return tf.tidy(() => tf.add(tf.mul(a, wa), tf.mul(b, wb)));
 }
 
 /**

@@ -15,7 +15,7 @@ interface Exports {
   batchNormForward(x: number, rows: number, channels: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number, scratch: number): void;
   batchNormBackward(dy: number, y: number, x: number, rows: number, channels: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number, scratch: number): void;
   batchNormForwardPlanar(x: number, n: number, channels: number, plane: number, gamma: number, beta: number, eps: number, relu: number, y: number, mean: number, variance: number): void;
-  batchNormBackwardPlanar(dy: number, y: number, x: number, n: number, channels: number, plane: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number): void;
+  batchNormBackwardPlanar(dy: number, y: number, x: number, n: number, channels: number, plane: number, gamma: number, mean: number, variance: number, eps: number, relu: number, dx: number, dGamma: number, dBeta: number, scratch: number): void;
   maxPoolForward(x: number, n: number, t: number, h: number, w: number, channels: number, kt: number, kh: number, kw: number, st: number, sh: number, sw: number, pt: number, ph: number, pw: number, to: number, ho: number, wo: number, y: number, index: number): void;
   maxPoolBackward(dy: number, index: number, outputs: number, inputs: number, channels: number, dx: number): void;
   adamStep(theta: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, l2: number, decay: number, thetaOut: number, mOut: number, vOut: number): void;
@@ -123,7 +123,7 @@ export class SimdKernels {
     const dBeta = this.backend.makeOutput([channels], "float32");
     const at = [dy, y, x, gamma, mean, variance, dx, dGamma, dBeta].map((t) => this.address(t)) as number[];
     const [dyAt, yAt, xAt, gAt, mAt, vAt, dxAt, dgAt, dbAt] = at as [number, number, number, number, number, number, number, number, number];
-    if (channelsFirst) this.kernels.batchNormBackwardPlanar(dyAt, yAt, xAt, x.shape[0]!, channels, rows / x.shape[0]!, gAt, mAt, vAt, eps, relu ? 1 : 0, dxAt, dgAt, dbAt);
+    if (channelsFirst) this.kernels.batchNormBackwardPlanar(dyAt, yAt, xAt, x.shape[0]!, channels, rows / x.shape[0]!, gAt, mAt, vAt, eps, relu ? 1 : 0, dxAt, dgAt, dbAt, this.scratchOf(16));
     else this.kernels.batchNormBackward(dyAt, yAt, xAt, rows, channels, gAt, mAt, vAt, eps, relu ? 1 : 0, dxAt, dgAt, dbAt, this.scratchOf(40 * channels + 16));
     return [this.tensor(dx), this.tensor(dGamma), this.tensor(dBeta)];
   }

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ClipflowError } from "../core/errors.ts";
 import type { Batch } from "../core/types.ts";
-import { activeSimd } from "./backend.ts";
+import { blend } from "./ops.ts";
 import type { Optimizer, Schedule } from "./optim.ts";
 import { splitBatch, type MemoryEntry, type Task } from "./task.ts";
 
@@ -80,11 +80,10 @@ export class Trainer {
     const a = mine.keys.length / total;
     const b = theirs === undefined ? 0 : theirs.keys.length / total;
     const averaged: Record<string, tf.Tensor> = {};
-    const simd = activeSimd();
     const arrays: Record<string, Float32Array> = {};
     for (const [name, grad] of Object.entries(local.grads)) {
       const theirsGrad = other.grads[name];
-      averaged[name] = theirsGrad === undefined ? grad : tf.tidy(() => (simd !== undefined ? simd.blend(grad, a, tf.tensor(theirsGrad, grad.shape), b) : tf.add(tf.mul(grad, a), tf.mul(tf.tensor(theirsGrad, grad.shape), b))));
+      averaged[name] = theirsGrad === undefined ? grad : tf.tidy(() => blend(grad, a, tf.tensor(theirsGrad, grad.shape), b));
       if (averaged[name] !== grad) grad.dispose();
       arrays[name] = averaged[name]!.dataSync() as Float32Array;
     }
@@ -120,7 +119,6 @@ export class Trainer {
       variables.push(info.variable);
     }
     const sums: Record<string, tf.Tensor> = {};
-    const simd = activeSimd();
     const termSums: Record<string, number> = {};
     let lossSum = 0;
     for (const part of parts) {
@@ -140,7 +138,7 @@ export class Trainer {
         const previous = sums[name];
         if (parts.length === 1) sums[name] = grad;
         else if (previous === undefined) sums[name] = tf.mul(grad, share);
-        else sums[name] = simd !== undefined ? simd.blend(previous, 1, grad, share) : tf.tidy(() => tf.add(previous, tf.mul(grad, share)));
+        else sums[name] = blend(previous, 1, grad, share);
         if (sums[name] !== grad) grad.dispose();
         previous?.dispose();
       }
